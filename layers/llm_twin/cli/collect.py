@@ -1,0 +1,108 @@
+"""``llm-twin collect`` / ``import-linkedin`` / ``authors`` / ``runs``: the collection capability."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from llm_twin.cli import render
+from llm_twin.cli.session import local_session
+from llm_twin.collection.events import CollectionRequest, RunSummary
+from llm_twin.collection.factory import collection_service
+from llm_twin.crawling.linkedin import parse_linkedin_export
+from llm_twin.errors import InvalidInputError
+from llm_twin.local.aws import LocalAws
+from llm_twin.local.workflows import run_workflow
+from llm_twin.settings import Settings
+from llm_twin.warehouse.repository import new_run_id
+from llm_twin.workflows.catalog import COLLECTION
+
+
+def collect(local: LocalAws, author: str, links: list[str]) -> RunSummary:
+    """Run the collection workflow (the deployed ASL, the real handlers) and return its report."""
+    request = CollectionRequest(author=author, links=links, run_id=new_run_id())
+    execution = run_workflow(
+        COLLECTION, request.model_dump(exclude_none=True), local.settings, name=request.run_id
+    )
+    if execution.status != "SUCCEEDED":
+        raise InvalidInputError(f"collection failed: {execution.error}: {_message(execution.cause)}")
+    return RunSummary.model_validate(execution.output)
+
+
+def _message(cause: str | None) -> str:
+    import json
+
+    try:
+        parsed = json.loads(cause or "")
+    except ValueError:
+        return cause or ""
+    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else str(cause)
+
+
+def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:
+    with local_session(settings, mutating=True) as local:
+        summary = collect(local, args.author, args.urls)
+    if args.json:
+        render.print_json(summary)
+    else:
+        print(render.run_summary(summary))
+    return 0 if summary.status in ("succeeded", "partial") else 1
+
+
+def cmd_import_linkedin(args: argparse.Namespace, settings: Settings) -> int:
+    documents = parse_linkedin_export(args.file, args.author, max_document_bytes=settings.max_document_bytes)
+    with local_session(settings, mutating=True) as local:
+        outcomes = collection_service(local.settings).import_documents(args.author, documents)
+    result = {"author": args.author, "documents": len(documents), **{k: outcomes[k] for k in _OUTCOMES}}
+    if args.json:
+        render.print_json(result)
+    else:
+        print(
+            f"imported {len(documents)} LinkedIn documents for {args.author}: "
+            + ", ".join(f"{outcomes[k]} {k}" for k in _OUTCOMES)
+        )
+    return 0
+
+
+_OUTCOMES = ("new", "updated", "unchanged")
+
+
+def cmd_authors(args: argparse.Namespace, settings: Settings) -> int:
+    with local_session(settings, mutating=False) as local:
+        warehouse = local.warehouse()
+        rows = []
+        for author in warehouse.list_authors():
+            documents = warehouse.list_documents(author_id=author.author_id)
+            by_platform = Counter(str(d.platform) for d in documents)
+            rows.append({**author.model_dump(mode="json"), "documents": dict(sorted(by_platform.items()))})
+    if args.json:
+        render.print_json(rows)
+        return 0
+    table_rows = [
+        (r["author_id"], r["full_name"], sum(r["documents"].values()), _fmt(r["documents"]), len(r["links"]))
+        for r in rows
+    ]
+    print(render.table(table_rows, ["id", "name", "documents", "by platform", "links"]))
+    return 0
+
+
+def _fmt(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    with local_session(settings, mutating=False) as local:
+        service = collection_service(local.settings)
+        if args.run_id:
+            summary = service.summary(args.run_id)
+            if summary is None:
+                raise InvalidInputError(f"no collection run {args.run_id!r}")
+            render.print_json(summary) if args.json else print(render.run_summary(summary))
+            return 0
+        runs = local.warehouse().list_runs(limit=args.limit)
+    if args.json:
+        render.print_json(runs)
+    else:
+        rows = [(r.run_id, r.status, r.requested, r.started_at.isoformat(timespec="seconds")) for r in runs]
+        print(render.table(rows, ["run", "status", "links", "started"]))
+    return 0

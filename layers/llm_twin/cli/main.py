@@ -1,0 +1,86 @@
+"""Argument parsing and dispatch. Each command lives in a module of its capability."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from llm_twin.errors import LlmTwinError
+from llm_twin.settings import Settings
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from llm_twin.cli import collect, demo, warehouse
+
+    parser = argparse.ArgumentParser(
+        prog="llm-twin", description="An LLM twin: collect, index, train, serve."
+    )
+    parser.add_argument(
+        "--home", type=Path, help="local state folder (default: $LLM_TWIN_HOME or ./.llm-twin)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the handlers do")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(run=command)
+        return p
+
+    p = add("demo", demo.cmd_demo, "end-to-end on a sample author served on 127.0.0.1")
+    p = add("collect", collect.cmd_collect, "run the collection workflow for an author's links")
+    p.add_argument("--author", required=True, help='the author\'s full name, e.g. "Maya Lindqvist"')
+    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument("--json", action="store_true", help="print the per-link report as JSON")
+
+    p = add("import-linkedin", collect.cmd_import_linkedin, "import LinkedIn's official data-export zip")
+    p.add_argument("--author", required=True)
+    p.add_argument("file", type=Path, metavar="FILE.zip")
+    p.add_argument("--json", action="store_true")
+
+    p = add("authors", collect.cmd_authors, "list authors, their links and documents")
+    p.add_argument("--json", action="store_true")
+
+    p = add("runs", collect.cmd_runs, "list collection runs, or show one run's per-link report")
+    p.add_argument("run_id", nargs="?")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+    p = add("warehouse", _need_action, "export or import the warehouse as JSONL")
+    wsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, command in (("export", warehouse.cmd_export), ("import", warehouse.cmd_import)):
+        w = wsub.add_parser(action, help=f"{action} the warehouse (JSONL)")
+        w.add_argument("path", type=Path, metavar="PATH")
+        w.set_defaults(run=command)
+    return parser
+
+
+def _need_action(args: argparse.Namespace, settings: Settings) -> int:
+    raise LlmTwinError("choose an action")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    if not args.verbose:
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # Locally there is no CloudWatch agent or X-Ray daemon: keep EMF blobs out of stdout.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    try:
+        settings = Settings(home=args.home) if args.home else Settings()
+        return int(args.run(args, settings))
+    except (LlmTwinError, ValidationError, FileNotFoundError) as exc:
+        print(f"llm-twin: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

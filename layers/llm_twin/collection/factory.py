@@ -1,0 +1,39 @@
+"""Composition root of the collection capability: wires settings → adapters → service.
+
+Handlers call :func:`collection_service`; it is built lazily from the environment (as Lambda
+configures it, and as the local runtime exports it) and reused while that configuration holds.
+"""
+
+from __future__ import annotations
+
+from threading import Lock
+
+from llm_twin.collection.service import CollectionService
+from llm_twin.crawling.dispatcher import Dispatcher
+from llm_twin.crawling.fetcher import Fetcher
+from llm_twin.settings import Settings
+from llm_twin.warehouse.repository import Warehouse
+
+_services: dict[str, CollectionService] = {}
+_lock = Lock()
+
+
+def build_collection_service(settings: Settings) -> CollectionService:
+    fetcher = Fetcher(settings)
+    return CollectionService(
+        warehouse=Warehouse(settings),
+        crawler=Dispatcher(fetcher, settings),
+        check_link=fetcher.check_url,
+        max_concurrency=settings.crawl_max_concurrency,
+    )
+
+
+def collection_service(settings: Settings | None = None) -> CollectionService:
+    """The service for the current configuration (one per distinct configuration per process)."""
+    settings = settings or Settings()
+    key = settings.model_dump_json()
+    with _lock:
+        service = _services.get(key)
+        if service is None:
+            service = _services[key] = build_collection_service(settings)
+        return service

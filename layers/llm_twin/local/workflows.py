@@ -1,0 +1,31 @@
+"""Run a workflow locally: the deployed ASL file, its Lambda states bound to the real handlers."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from llm_twin.settings import Settings
+from llm_twin.workflows.catalog import WorkflowSpec
+from llm_twin.workflows.runner import Execution, LocalStateMachine, load_definition
+
+LOCAL_ACCOUNT = "000000000000"
+
+
+def local_function_arn(folder: str, settings: Settings) -> str:
+    return f"arn:aws:lambda:{settings.region}:{LOCAL_ACCOUNT}:function:llm-twin-{folder.replace('_', '-')}"
+
+
+def handler_of(folder: str) -> Callable[..., Any]:
+    """The ``handler`` of ``lambdas/<folder>/handler.py`` — the code Lambda runs."""
+    return importlib.import_module(f"lambdas.{folder}.handler").handler
+
+
+def run_workflow(
+    spec: WorkflowSpec, payload: dict[str, Any], settings: Settings, *, name: str | None = None
+) -> Execution:
+    arns = {key: local_function_arn(folder, settings) for key, folder in spec.functions.items()}
+    definition = load_definition(spec.asl_path, arns)
+    functions = {arns[key]: handler_of(folder) for key, folder in spec.functions.items()}
+    return LocalStateMachine(definition, functions).execute(payload, name=name)

@@ -1,0 +1,69 @@
+"""cdk-nag (AwsSolutions) runs on synth and every finding is fixed or acknowledged with a reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.nag import MIN_REASON_LENGTH
+
+pytestmark = pytest.mark.infra
+
+# Every acknowledgment in the app: rule id -> constructs (path suffixes) it is allowed on.
+EXPECTED_ACKNOWLEDGMENTS = {
+    "AwsSolutions-L1": {"Validate/Function", "Crawl/Function", "Finalize/Function"},
+    "AwsSolutions-IAM5[Resource::*]": {
+        "Validate/Role",
+        "Crawl/Role",
+        "Finalize/Role",
+        "StateMachine/Role",
+    },
+    "AwsSolutions-SQS3": {"RecrawlSchedule/DeadLetterQueue"},
+}
+
+
+def test_synth_passed_policy_validation(synth: Any) -> None:
+    # The session fixture synthesized with the AwsSolutions plugin: an unacknowledged finding raises.
+    report = json.loads((synth.outdir / "validation-report.json").read_text())
+    assert all(not plugin.get("violations") for plugin in report["pluginReports"]), report
+
+
+def _acknowledgments(synth: Any) -> list[tuple[str, str, str]]:
+    """(construct path, rule id, reason) of every acknowledgment written to template metadata."""
+    from aws_cdk import CfnResource, Stack
+
+    paths = {}
+    for construct in synth.app.node.find_all():
+        if isinstance(construct, CfnResource):
+            stack = Stack.of(construct)
+            paths[(stack.node.id, stack.resolve(construct.logical_id))] = construct.node.path
+    found = []
+    for stack_id, template in synth.templates.items():
+        for logical_id, resource in template["Resources"].items():
+            for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+                found.append((paths[(stack_id, logical_id)], rule["id"], rule["reason"]))
+    return found
+
+
+def test_acknowledgments_are_the_expected_ones_with_reasons(synth: Any) -> None:
+    found = _acknowledgments(synth)
+    assert {rule for _path, rule, _reason in found} == set(EXPECTED_ACKNOWLEDGMENTS)
+    for path, rule, reason in found:
+        assert any(f"/{suffix}/" in path for suffix in EXPECTED_ACKNOWLEDGMENTS[rule]), (rule, path)
+        assert len(reason) >= MIN_REASON_LENGTH
+
+
+def test_an_unacknowledged_finding_fails_synth(tmp_path: Any) -> None:
+    from aws_cdk import aws_sqs as sqs
+
+    from infra.application import create_app
+
+    app, stacks = create_app({"aws:cdk:bundling-stacks": []}, outdir=str(tmp_path), environ={})
+    sqs.Queue(stacks.collection, "QueueWithoutTls")  # AwsSolutions-SQS3 and SQS4
+    with pytest.raises(RuntimeError, match="ValidationFailed") as raised:
+        app.synth()
+    assert "LlmTwinCollectionStack/QueueWithoutTls/Resource" in str(raised.value)
+    assert "AwsSolutions-SQS4" in str(raised.value)
+    assert (tmp_path / "validation-report.json").is_file()

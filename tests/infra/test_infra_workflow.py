@@ -1,0 +1,99 @@
+"""The state machine AWS runs is the ASL file, byte for byte, wired to the right functions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from llm_twin.workflows.catalog import COLLECTION
+
+pytestmark = pytest.mark.infra
+
+STACK = "LlmTwinCollectionStack"
+
+
+@pytest.fixture(scope="module")
+def state_machine(synth: Any) -> dict[str, Any]:
+    return synth.only(STACK, "AWS::StepFunctions::StateMachine")
+
+
+def test_definition_string_is_the_file(state_machine: dict[str, Any]) -> None:
+    assert state_machine["Properties"]["DefinitionString"] == COLLECTION.asl_path.read_text(encoding="utf-8")
+    assert "DefinitionS3Location" not in state_machine["Properties"]
+
+
+def test_every_placeholder_is_substituted_by_its_function(synth: Any, state_machine: dict[str, Any]) -> None:
+    props = state_machine["Properties"]
+    placeholders = set(re.findall(r"\$\{([^}]*)\}", props["DefinitionString"]))
+    substitutions = props["DefinitionSubstitutions"]
+    assert placeholders == set(substitutions) == set(COLLECTION.functions)
+    functions = synth.stacks.collection.workflow.functions
+    for placeholder, folder in COLLECTION.functions.items():
+        assert substitutions[placeholder] == {
+            "Fn::GetAtt": [synth.logical_id(functions[folder].function), "Arn"]
+        }
+    # and each such function's code is that lambdas/ folder
+    resources = synth.templates[STACK]["Resources"]
+    for folder, fn in functions.items():
+        assert fn.handler_name == folder
+        assert resources[synth.logical_id(fn.function)]["Type"] == "AWS::Lambda::Function"
+
+
+def test_local_runner_accepts_the_synthesized_definition(state_machine: dict[str, Any]) -> None:
+    definitions = pytest.importorskip("llm_twin.workflows.definitions")
+    fake = {
+        name: f"arn:aws:lambda:us-east-1:123456789012:function:{folder}"
+        for name, folder in COLLECTION.functions.items()
+    }
+    deployed = definitions.load_definition(state_machine["Properties"]["DefinitionString"], fake)
+    assert deployed == definitions.load_definition(COLLECTION.asl_path, fake)
+    definitions.validate_definition(deployed)
+
+
+def test_standard_traced_and_logging_all(synth: Any, state_machine: dict[str, Any]) -> None:
+    props = state_machine["Properties"]
+    workflow = synth.stacks.collection.workflow
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    log_group_id = synth.logical_id(workflow.log_group)
+    assert props["LoggingConfiguration"] == {
+        "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}],
+        "IncludeExecutionData": True,
+        "Level": "ALL",
+    }
+    group = synth.templates[STACK]["Resources"][log_group_id]
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert set(group["Properties"]["KmsKeyId"]) == {"Fn::ImportValue"}
+    prefix = group["Properties"]["LogGroupName"]["Fn::Join"][1][0]
+    assert prefix.startswith("/aws/vendedlogs/states/llm-twin-dev-collection-")
+    assert props["RoleArn"] == {"Fn::GetAtt": [synth.logical_id(workflow.state_machine.role), "Arn"]}
+
+
+def test_construct_rejects_an_asl_the_catalog_does_not_wire(tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_kms as kms
+
+    from infra.config import InfraConfig
+    from infra.constructs.collection_workflow import CollectionWorkflow
+    from infra.constructs.shared_layer import SharedLayer
+    from infra.constructs.warehouse import Warehouse
+
+    asl = tmp_path / "collection.asl.json"
+    asl.write_text(COLLECTION.asl_path.read_text().replace("${FinalizeFunctionArn}", "${OtherFunctionArn}"))
+    spec = replace(COLLECTION, asl_file=str(asl))  # asl_path joins an absolute path as-is
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    stack = Stack(app, "S")
+    config = InfraConfig()
+    with pytest.raises(ValueError, match="OtherFunctionArn"):
+        CollectionWorkflow(
+            stack,
+            "W",
+            config=config,
+            warehouse=Warehouse(stack, "Wh", config=config),
+            shared_layer=SharedLayer(stack, "L"),
+            log_key=kms.Key(stack, "K"),
+            spec=spec,
+        )
