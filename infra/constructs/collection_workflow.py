@@ -17,7 +17,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from llm_twin.workflows.catalog import COLLECTION, WorkflowSpec
 
 from infra import nag
 from infra.config import InfraConfig
@@ -25,6 +24,7 @@ from infra.constructs.common import log_retention, removal_policy
 from infra.constructs.function import LayeredFunction
 from infra.constructs.shared_layer import SharedLayer
 from infra.constructs.warehouse import Warehouse
+from llm_twin.workflows.catalog import COLLECTION, WorkflowSpec
 
 SERVICE = "collection"
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")  # CloudFormation DefinitionSubstitutions syntax

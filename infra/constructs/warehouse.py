@@ -11,10 +11,10 @@ from typing import Any, cast
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
-from llm_twin.warehouse import schema
 
 from infra.config import InfraConfig
 from infra.constructs.common import removal_policy
+from llm_twin.warehouse import schema
 
 READ_ACTIONS = (
     "dynamodb:GetItem",

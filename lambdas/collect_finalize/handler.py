@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from llm_twin.collection.events import FinalizeEvent
 from llm_twin.collection.factory import collection_service
 from llm_twin.observability import logger, metrics, tracer

@@ -6,10 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
 from llm_twin.collection.events import CollectionRequest
 from llm_twin.collection.factory import collection_service
 from llm_twin.observability import logger, metrics, tracer
-from pydantic import BaseModel
 
 
 class ValidateEvent(BaseModel):

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+
 from llm_twin.crawling.fetcher import Fetcher
 from llm_twin.settings import Settings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from llm_twin.crawling.article import ArticleCrawler
 from llm_twin.crawling.fetcher import Fetcher
 from llm_twin.crawling.medium import MediumCrawler

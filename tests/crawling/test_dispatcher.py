@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from llm_twin.crawling.base import CrawlOutcome
 from llm_twin.crawling.dispatcher import Dispatcher, crawler_for_host
 from llm_twin.crawling.fetcher import Fetcher, FetchResponse

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+
 from llm_twin.crawling.extract import MAX_DEPTH, extract_article, flatten_deep, parse_datetime, parse_html
 from llm_twin.crawling.markdown import fenced, normalize_markdown, truncate_utf8
 from llm_twin.errors import CrawlError

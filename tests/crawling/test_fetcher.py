@@ -7,6 +7,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+
 from llm_twin.crawling.fetcher import Fetcher, parse_retry_after
 from llm_twin.errors import (
     FetchError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tarfile
 
 import pytest
+
 from llm_twin.crawling.fetcher import Fetcher
 from llm_twin.crawling.github import GitHubCrawler, parse_repo_url
 from llm_twin.crawling.repo_archive import ArchiveLimits, read_repo_archive, safe_member_path

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from llm_twin.crawling import linkedin
 from llm_twin.crawling.linkedin import parse_linkedin_export
 from llm_twin.domain.models import Category, Platform

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from llm_twin.crawling.fetcher import Fetcher
 from llm_twin.crawling.ssrf import AddressPolicy, is_public_ip, parse_ip_literal
 from llm_twin.errors import BlockedUrlError, InvalidUrlError

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from llm_twin.warehouse import schema
 
 pytestmark = pytest.mark.infra

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+
 from llm_twin.workflows.catalog import COLLECTION
 
 pytestmark = pytest.mark.infra

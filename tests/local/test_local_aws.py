@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from llm_twin.domain.models import Category, CrawledDocument, Platform
 from llm_twin.local.aws import LocalAws, local_aws
 from llm_twin.local.clients import aws_client, clear_clients

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+
 from llm_twin.sample import SampleSite
 
 

@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 
 import pytest
+
 from llm_twin.sample import SampleSite, load_corpus
 from llm_twin.sample.corpus import public_links
 
@@ -108,3 +109,18 @@ def test_importing_does_no_io():
         "assert threading.active_count() == 1\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_no_dotfiles_in_package_data():
+    """Wheels built from ``sample/**/*`` drop dotfiles: the repository stores them as ``dot.*``."""
+    from importlib import resources
+    from pathlib import Path
+
+    root = Path(str(resources.files("llm_twin.sample")))
+    caches = {"__pycache__", ".ruff_cache", ".pytest_cache"}
+    hidden = [
+        p.relative_to(root)
+        for p in root.rglob(".*")
+        if not caches & set(p.relative_to(root).parts) and p.name not in caches
+    ]
+    assert hidden == []

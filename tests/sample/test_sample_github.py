@@ -9,6 +9,7 @@ import sys
 import tarfile
 
 import requests
+
 from llm_twin.sample import SampleSite, load_corpus
 
 REPO = load_corpus().repository
@@ -48,6 +49,7 @@ def test_tarball_has_one_top_folder_and_the_skip_bait(site: SampleSite, http: re
     assert b"\0" in files["docs/kerf-logo.png"] and files["docs/kerf-logo.png"].startswith(b"\x89PNG")
     assert "node_modules/markdownlint-cli2/index.js" in files
     assert "uv.lock" in files
+    assert ".github/workflows/ci.yml" in files and ".gitignore" in files
     assert sum(p.startswith("kerf/") and p.endswith(".py") for p in files) >= 4
 
 

@@ -17,12 +17,13 @@ def test_main_prints_entry_links_and_serves(tmp_path):
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(7)]
+        lines = [process.stdout.readline() for _ in range(8)]
         assert lines[0].strip() == "Sample author: Nell Harrowgate"
         links = [line.split()[1] for line in lines[1:5]]
         assert links[0].endswith("/@nellharrowgate") and links[3].endswith("/nharrowgate/kerf")
         assert lines[5].split()[0] == "15"
         assert (tmp_path / "Basic_LinkedInDataExport_02-09-2025.zip").exists()
+        assert lines[7].startswith("Press Ctrl-C")
         assert requests.get(links[1], timeout=5).status_code == 200
     finally:
         process.send_signal(signal.SIGINT)

@@ -11,6 +11,7 @@ import feedparser
 import pytest
 import requests
 from bs4 import BeautifulSoup
+
 from llm_twin.sample import SampleSite, load_corpus
 
 CORPUS = load_corpus()

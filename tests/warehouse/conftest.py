@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+
 from llm_twin.local.aws import LocalAws
 from llm_twin.settings import Settings
 from llm_twin.warehouse.repository import Warehouse

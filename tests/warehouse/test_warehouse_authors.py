@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from llm_twin.domain.models import Category, CrawledDocument, Platform
 from llm_twin.warehouse.errors import NotFoundError
 from llm_twin.warehouse.repository import Warehouse

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from llm_twin import ids
 from llm_twin.domain.models import Category, CrawledDocument, Platform
 from llm_twin.errors import InvalidInputError, TransientStoreError

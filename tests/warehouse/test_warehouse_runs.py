@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from llm_twin.domain.models import LinkReport
 from llm_twin.errors import InvalidInputError
 from llm_twin.warehouse.errors import NotFoundError

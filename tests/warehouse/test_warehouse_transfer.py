@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from llm_twin.domain.models import Category, CrawledDocument, LinkReport, Platform
 from llm_twin.local.clients import aws_client
 from llm_twin.settings import Settings

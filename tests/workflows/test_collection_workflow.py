@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sfn_testing import FakeSleep
+
 from llm_twin.workflows import history
 from llm_twin.workflows.history import Execution
 from llm_twin.workflows.runner import LocalStateMachine, load_definition
-from sfn_testing import FakeSleep
 
 ASL = Path(str(files("llm_twin.workflows").joinpath("collection.asl.json")))
 ACCOUNT_ARN = "arn:aws:lambda:eu-west-1:111122223333:function"
@@ -43,6 +44,7 @@ class FakeCollection:
         self.flaky_failures = flaky_failures
         self.validate_events: list[Any] = []
         self.finalize_events: list[Any] = []
+        self.recorded: dict[int, dict[str, Any]] = {}  # what the crawl function wrote, by link index
         self.crawl_calls: dict[str, int] = {}
         self.lock = threading.Lock()
         self.running = 0
@@ -68,6 +70,11 @@ class FakeCollection:
 
     def crawl(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         link = event["target"]["link"]
+        if "failure" in event:  # the workflow's RecordFailure state: store the failure, do not crawl
+            report = {"link": link, "status": "failed", **event["failure"], "target": event["target"]}
+            with self.lock:
+                self.recorded[event["target"]["index"]] = report
+            return report
         with self.lock:
             self.crawl_calls[link] = self.crawl_calls.get(link, 0) + 1
             attempt = self.crawl_calls[link]
@@ -82,14 +89,17 @@ class FakeCollection:
                 raise TransientFetchError(f"{link} timed out (attempt {attempt})")
             if link == BROKEN:
                 raise BlockedByRobots(f"robots.txt forbids {link}")
-            return {"run_id": event["run_id"], "link": link, "status": "ok", "target": event["target"]}
+            report = {"link": link, "status": "ok", "target": event["target"]}
+            with self.lock:
+                self.recorded[event["target"]["index"]] = report
+            return report
         finally:
             with self.lock:
                 self.running -= 1
 
     def finalize(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self.finalize_events.append(event)
-        statuses = [report["status"] for report in event["reports"]]
+        statuses = [self.recorded[index]["status"] for index in sorted(self.recorded)]
         return {
             "run_id": event["run_id"],
             "status": "partial",
@@ -130,9 +140,8 @@ def test_a_collection_run_reports_every_link_in_order(max_concurrency: int) -> N
 
     # The broken link is not retried; RecordFailure turns its error into a failed report.
     assert fake.crawl_calls[BROKEN] == 1
-    [finalize] = fake.finalize_events
-    assert finalize["run_id"] == "run-1"
-    reports = finalize["reports"]
+    assert fake.finalize_events == [{"run_id": "run-1"}]
+    reports = [fake.recorded[index] for index in sorted(fake.recorded)]
     assert [report["link"] for report in reports] == LINKS
     failed = reports[3]
     assert failed["status"] == "failed"
@@ -149,7 +158,7 @@ def test_a_link_that_keeps_failing_is_reported_after_its_retries() -> None:
     execution = run_collection(fake, sleep)
     assert execution.status == "SUCCEEDED"
     assert fake.crawl_calls[FLAKY] == 4  # the first call and MaxAttempts (3) retries
-    report = fake.finalize_events[0]["reports"][1]
+    report = fake.recorded[1]
     assert (report["status"], report["error"]) == ("failed", "TransientFetchError")
     caught = [event for event in execution.events_of(history.ERROR_CAUGHT, "CrawlLink")]
     assert {event.scope for event in caught} == {"CrawlLinks[1]", "CrawlLinks[3]"}
@@ -171,12 +180,6 @@ def test_a_validation_error_fails_the_execution() -> None:
     assert fake.crawl_calls == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collection.asl.json: the CrawlLinks Map output (targets + reports, each failed report carrying "
-    "the Lambda error document with its stack trace) exceeds Step Functions' 256 KiB payload quota well "
-    "below MAX_LINKS_PER_RUN; States.DataLimitExceeded cannot be caught, so Finalize never runs",
-)
 def test_a_full_run_of_failing_links_fits_the_payload_quota() -> None:
     from llm_twin.collection.events import MAX_LINKS_PER_RUN
 
@@ -204,15 +207,24 @@ def test_a_full_run_of_failing_links_fits_the_payload_quota() -> None:
             )
         fetch(url, depth - 1)
 
-    def crawl(event: Any, context: Any) -> None:
+    recorded: list[dict[str, Any]] = []
+
+    def crawl(event: Any, context: Any) -> dict[str, Any]:
+        if "failure" in event:
+            recorded.append(event)
+            return {"status": "failed", "link": event["target"]["link"], "reason": event["failure"]["error"]}
         fetch(event["target"]["link"])
+        raise AssertionError("unreachable")
 
     handlers = {
         "llm-twin-collect-validate": validate,
         "llm-twin-collect-crawl": crawl,
-        "llm-twin-collect-finalize": lambda event, context: {"reports": len(event["reports"])},
+        "llm-twin-collect-finalize": lambda event, context: {"recorded": len(recorded), **event},
     }
     machine = LocalStateMachine(load_definition(ASL, SUBSTITUTIONS), handlers, sleep=FakeSleep())
     execution = machine.execute({"author": "Ada", "links": links})
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
-    assert execution.output == {"reports": MAX_LINKS_PER_RUN}
+    assert execution.output == {"recorded": MAX_LINKS_PER_RUN, "run_id": "20250101T000000-abcdef"}
+    # every failure reached the crawl function with Step Functions' error document
+    assert {event["failure"]["error"] for event in recorded} == {"ConnectionError"}
+    assert all(json.loads(event["failure"]["cause"])["stackTrace"] for event in recorded)

@@ -1,9 +1,10 @@
 from typing import Any
 
 import pytest
+from sfn_testing import run
+
 from llm_twin.workflows.choice import evaluate, parse_timestamp, validate_rule
 from llm_twin.workflows.failures import NO_CHOICE_MATCHED, RUNTIME, DefinitionError, StatesError
-from sfn_testing import run
 
 DATA = {
     "s": "abc",

@@ -4,10 +4,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sfn_testing import lambda_task, single
+
 from llm_twin.workflows.definitions import load_definition, validate_definition
 from llm_twin.workflows.failures import DefinitionError, UnsupportedFeatureError
 from llm_twin.workflows.runner import LocalStateMachine
-from sfn_testing import lambda_task, single
 
 COLLECTION = Path(str(files("llm_twin.workflows").joinpath("collection.asl.json")))
 TEMPLATE = json.dumps(single(lambda_task("${CrawlFunctionArn}", Comment="calls ${CrawlFunctionArn}")))
@@ -65,6 +66,12 @@ PASS = {"Type": "Pass", "End": True}
         single(lambda_task("fn", Retry=[{"ErrorEquals": ["X"], "BackoffRate": 0.5}])),
         single(lambda_task("fn", Retry=[{"ErrorEquals": ["X"], "JitterStrategy": "HALF"}])),
         single(lambda_task("fn", Catch=[{"ErrorEquals": ["X"], "Next": "Nowhere"}])),
+        single(
+            lambda_task(
+                "fn",
+                Catch=[{"ErrorEquals": ["States.ALL"], "Next": "S"}, {"ErrorEquals": ["X"], "Next": "S"}],
+            )
+        ),
         single(lambda_task("fn", Catch=[{"ErrorEquals": ["X"], "Next": "S", "ResultPath": "$.a[*]"}])),
         single(lambda_task("fn", ResultPath="$$.x")),
         single(lambda_task("fn", InputPath="a.b")),

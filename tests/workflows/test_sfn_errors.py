@@ -5,9 +5,10 @@ from typing import Any
 from unittest.mock import ANY
 
 import pytest
+from sfn_testing import FakeSleep, lambda_task, run, single
+
 from llm_twin.workflows import history
 from llm_twin.workflows.failures import RUNTIME, Retrier, StatesError, error_matches
-from sfn_testing import FakeSleep, lambda_task, run, single
 
 
 class ErrorA(Exception):

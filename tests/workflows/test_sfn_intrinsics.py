@@ -2,6 +2,7 @@ import hashlib
 import re
 
 import pytest
+
 from llm_twin.workflows import intrinsics
 from llm_twin.workflows.failures import RUNTIME, StatesError
 

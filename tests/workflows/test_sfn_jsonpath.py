@@ -1,4 +1,5 @@
 import pytest
+
 from llm_twin.workflows.jsonpath import JsonPathSyntaxError, PathNotFound, parse, write
 
 DATA = {

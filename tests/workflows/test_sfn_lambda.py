@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools import Logger
-from llm_twin.workflows.lambda_invoke import function_name_of, qualifier_of
 from sfn_testing import lambda_task, run, single
+
+from llm_twin.workflows.lambda_invoke import function_name_of, qualifier_of
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

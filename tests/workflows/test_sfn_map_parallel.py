@@ -5,9 +5,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sfn_testing import lambda_task, run, single
+
 from llm_twin.workflows import history
 from llm_twin.workflows.failures import RUNTIME
-from sfn_testing import lambda_task, run, single
 
 
 class Concurrency:
@@ -246,11 +247,12 @@ def test_retry_on_a_parallel_state_reruns_its_branches() -> None:
         "Retry": [{"ErrorEquals": ["ValueError"]}],
         "End": True,
     }
-    flaky = fail_on(bad=0, calls=calls)
+    failing_once = fail_on(bad=0, calls=calls)
 
     def handler(event: Any, context: Any) -> Any:
-        return flaky(len(calls), context)
+        return failing_once(len(calls), context)  # the first call is call 0: it fails
 
     execution = run(single(state), {}, {"fn": handler})
     assert execution.status == "SUCCEEDED"
-    assert len(calls) == 2
+    assert calls == [0, 1]
+    assert execution.events_of(history.RETRY_SCHEDULED, "S")[0].details["error"] == "ValueError"

@@ -36,10 +36,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from llm_twin.workflows.runner import LocalStateMachine
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from sfn_testing import FakeSleep
+
+from llm_twin.workflows.runner import LocalStateMachine
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account

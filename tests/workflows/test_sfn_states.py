@@ -3,10 +3,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sfn_testing import FakeClock, FakeSleep, lambda_task, run, single
+
 from llm_twin.workflows import history
 from llm_twin.workflows.failures import DATA_LIMIT_EXCEEDED, RUNTIME, TIMEOUT
 from llm_twin.workflows.runner import LocalStateMachine
-from sfn_testing import FakeClock, FakeSleep, lambda_task, run, single
 
 ISO_MILLIS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 

@@ -7,7 +7,6 @@ inspect it: ``llm-twin --home .llm-twin/demo authors``.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import time
 from collections import Counter
@@ -18,6 +17,7 @@ from llm_twin.cli.collect import collect
 from llm_twin.cli.session import local_session
 from llm_twin.collection.factory import collection_service
 from llm_twin.crawling.linkedin import parse_linkedin_export
+from llm_twin.local.server import apply_environment
 from llm_twin.sample.server import SampleSite
 from llm_twin.settings import Settings
 from llm_twin.warehouse.transfer import export_jsonl
@@ -33,11 +33,19 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     home = Path(settings.home) / "demo"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    # The sample site is on loopback, which the SSRF guard refuses unless allowed by setting.
-    os.environ["LLM_TWIN_CRAWL_ALLOW_HOSTS"] = LOOPBACK
-    os.environ["LLM_TWIN_HOME"] = str(home)
-    settings = settings.model_copy(update={"home": home, "crawl_allow_hosts": [LOOPBACK]})
+    # The sample site is on loopback, which the SSRF guard refuses unless allowed by setting; the
+    # handlers read their settings from the environment, as on Lambda.
+    saved = apply_environment({"LLM_TWIN_CRAWL_ALLOW_HOSTS": LOOPBACK, "LLM_TWIN_HOME": str(home)})
+    try:
+        _run(settings.model_copy(update={"home": home, "crawl_allow_hosts": [LOOPBACK]}))
+    finally:
+        apply_environment(saved)
+    print(f"\nState kept in {home} — try: llm-twin --home {home} runs")
+    return 0
 
+
+def _run(settings: Settings) -> None:
+    home = settings.home
     with SampleSite() as site, local_session(settings, mutating=True) as local:
         author = site.author_name
         links = site.entry_links()
@@ -69,5 +77,3 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"   {len(stored)} documents, {words} words, {len(warehouse.list_authors())} author(s)")
         exported = export_jsonl(warehouse, home / "warehouse-export.jsonl")
         print(f"   exported {exported} items to {home / 'warehouse-export.jsonl'}")
-    print(f"\nState kept in {home} — try: llm-twin --home {home} runs")
-    return 0

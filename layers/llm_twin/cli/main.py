@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from llm_twin.errors import LlmTwinError
+from llm_twin.local.server import apply_environment
 from llm_twin.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -69,17 +70,21 @@ def _need_action(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    if not args.verbose:
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    # Locally there is no CloudWatch agent or X-Ray daemon: keep EMF blobs out of stdout.
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    # Locally there is no CloudWatch agent or X-Ray daemon: keep EMF blobs and traces out of stdout.
+    defaults = {
+        "POWERTOOLS_LOG_LEVEL": "INFO" if args.verbose else "WARNING",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    saved = apply_environment({k: v for k, v in defaults.items() if k not in os.environ})
     try:
         settings = Settings(home=args.home) if args.home else Settings()
         return int(args.run(args, settings))
     except (LlmTwinError, ValidationError, FileNotFoundError) as exc:
         print(f"llm-twin: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        apply_environment(saved)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Payloads exchanged by the collection workflow's states (workflows/collection.asl.json).
 
-Validate  <- {"request": CollectionRequest, "execution_id"}      -> ValidatedRun
-CrawlLink <- {"run_id", "target": CrawlTarget}                    -> CrawlReport
-            (after retries, the workflow's Catch turns an error into a FailedCrawl)
-Finalize  <- {"run_id", "reports": [CrawlReport | FailedCrawl]}  -> RunSummary
+Validate      <- {"request": CollectionRequest, "execution_id"}            -> ValidatedRun
+CrawlLink     <- {"run_id", "target": CrawlTarget}                          -> CrawlReport
+RecordFailure <- {"run_id", "target", "failure": {"error", "cause"}}       -> CrawlReport (failed)
+Finalize      <- {"run_id"}                                                 -> RunSummary
+
+Each link's outcome is written to the warehouse by the crawl function; the Map state keeps only
+``{"status"}`` per link, so no state's payload grows with the number of links beyond the targets.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from llm_twin.domain.models import LinkReport
 
-MAX_LINKS_PER_RUN = 500  # keeps every state's payload far below Step Functions' 256 KB
+MAX_LINKS_PER_RUN = 500  # the targets list (~250 B per link) stays well below Step Functions' 256 KB
 
 
 class CollectionRequest(BaseModel):
@@ -39,28 +42,27 @@ class ValidatedRun(BaseModel):
     targets: list[CrawlTarget]
 
 
+class CrawlFailure(BaseModel):
+    """The error a crawl ended with after the workflow's retries (Step Functions' Catch output)."""
+
+    error: str
+    cause: str | None = None
+
+
 class CrawlEvent(BaseModel):
     run_id: str
     target: CrawlTarget
+    failure: CrawlFailure | None = Field(
+        None, description="Set by the workflow's RecordFailure state: record this failure, do not crawl."
+    )
 
 
 class CrawlReport(LinkReport):
     target: CrawlTarget
 
 
-class FailedCrawl(BaseModel):
-    """What the workflow's RecordFailure state emits when a crawl failed after its retries."""
-
-    target: CrawlTarget
-    link: str
-    status: str = "failed"
-    error: str
-    cause: str | None = None
-
-
 class FinalizeEvent(BaseModel):
     run_id: str
-    reports: list[CrawlReport | FailedCrawl]
 
 
 class RunLink(LinkReport):

@@ -16,9 +16,9 @@ from llm_twin.collection.events import (
     MAX_LINKS_PER_RUN,
     CollectionRequest,
     CrawlEvent,
+    CrawlFailure,
     CrawlReport,
     CrawlTarget,
-    FailedCrawl,
     FinalizeEvent,
     RunLink,
     RunSummary,
@@ -116,6 +116,8 @@ class CollectionService:
         """Crawl one link into the warehouse. Permanent problems become a failed report; transient
         ones raise (TransientFetchError / TransientStoreError) so the workflow retries them."""
         target = event.target
+        if event.failure is not None:
+            return self._record(event, self._failed(target, _failure_reason(event.failure)))
         try:
             crawler_name, outcome = self._crawler.crawl(target.link)
         except FetchError as exc:
@@ -154,21 +156,16 @@ class CollectionService:
 
     # --- Finalize ---------------------------------------------------------------------------------
     def finalize(self, event: FinalizeEvent, now: datetime | None = None) -> RunSummary:
-        """Store what the workflow caught, then summarise the run from the stored link statuses."""
-        for item in event.reports:
-            if isinstance(item, FailedCrawl):
-                report = LinkReport(link=item.link, status="failed", reason=_failure_reason(item))
-                self._warehouse.put_link_status(
-                    event.run_id, item.target.index, report, author_id=item.target.author_id
-                )
+        """Close the run: a link without a recorded outcome is failed, the summary is stored."""
         summary = self.summary(event.run_id)
         if summary is None:
             raise InvalidInputError(f"unknown run {event.run_id}")
-        for link in summary.links:
-            if link.status == "pending":  # no result reached the warehouse: say so, never leave it open
-                lost = LinkReport(link=link.link, status="failed", reason="no crawl result was recorded")
-                self._warehouse.put_link_status(event.run_id, link.index, lost, author_id=link.author_id)
-        summary = self.summary(event.run_id) or summary
+        pending = [link for link in summary.links if link.status == "pending"]
+        for link in pending:
+            lost = LinkReport(link=link.link, status="failed", reason="no crawl outcome was recorded")
+            self._warehouse.put_link_status(event.run_id, link.index, lost, author_id=link.author_id)
+        if pending:
+            summary = self.summary(event.run_id) or summary
         self._warehouse.finish_run(event.run_id, summary.status, summary.counts, now=now)
         return self.summary(event.run_id) or summary
 
@@ -220,16 +217,16 @@ def _report(
     )
 
 
-def _failure_reason(item: FailedCrawl) -> str:
+def _failure_reason(failure: CrawlFailure) -> str:
     """Lambda errors reach the Catch as ``{"errorMessage", "errorType", ...}`` in ``Cause``."""
-    message = item.cause or ""
+    message = failure.cause or ""
     try:
         parsed = json.loads(message)
         if isinstance(parsed, dict) and parsed.get("errorMessage"):
             message = str(parsed["errorMessage"])
     except ValueError:
         pass
-    return f"{item.error}: {message}" if message else item.error
+    return f"{failure.error}: {message}" if message else failure.error
 
 
 def _iso(value: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,9 +24,15 @@ def handler_of(folder: str) -> Callable[..., Any]:
 
 
 def run_workflow(
-    spec: WorkflowSpec, payload: dict[str, Any], settings: Settings, *, name: str | None = None
+    spec: WorkflowSpec,
+    payload: dict[str, Any],
+    settings: Settings,
+    *,
+    name: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Execution:
+    """Execute ``spec``'s ASL with its Lambda states bound to the handlers; ``sleep`` paces retries."""
     arns = {key: local_function_arn(folder, settings) for key, folder in spec.functions.items()}
     definition = load_definition(spec.asl_path, arns)
     functions = {arns[key]: handler_of(folder) for key, folder in spec.functions.items()}
-    return LocalStateMachine(definition, functions).execute(payload, name=name)
+    return LocalStateMachine(definition, functions, sleep=sleep).execute(payload, name=name)

@@ -7,7 +7,8 @@ Content lives in data files next to this module:
 - ``pieces/<platform>/<slug>.md``: each piece's body in markdown. Cross-links between pieces are
   written as ``{{url:<platform>/<slug>}}`` (or ``{{url:github}}`` for the repository) and resolved
   when a page is rendered, against whichever origins serve the site;
-- ``github/<repo>/``: the repository's files, exactly as they would be checked out;
+- ``github/<repo>/``: the repository's files as they would be checked out, except that a leading dot
+  is stored as ``dot.`` (``dot.github/``, ``dot.gitignore``) because package data globs skip dotfiles;
 - ``linkedin/export.json``: the rows of the LinkedIn data export;
 - ``questions.jsonl``: the labelled retrieval questions.
 """
@@ -197,7 +198,8 @@ def _walk(folder: Traversable, prefix: str = "") -> dict[str, bytes]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name in {"__pycache__", ".pytest_cache", ".ruff_cache"}:
             continue
-        rel = f"{prefix}{entry.name}"
+        name = "." + entry.name.removeprefix("dot.") if entry.name.startswith("dot.") else entry.name
+        rel = f"{prefix}{name}"
         if entry.is_dir():
             files.update(_walk(entry, rel + "/"))
         else:

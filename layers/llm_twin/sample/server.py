@@ -591,18 +591,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--linkedin", type=Path, help="also write the LinkedIn export zip (file or folder)")
     args = parser.parse_args(argv)
     ports = {p: args.port + i for i, p in enumerate(SERVED_PLATFORMS)} if args.port else None
-    with SampleSite(ports) as site:
-        print(f"Sample author: {site.author_name}")
-        for platform, link in zip(SERVED_PLATFORMS, site.entry_links(), strict=True):
-            print(f"  {platform:<9} {link}")
-        print(f"  {len(site.document_urls())} documents")
-        if args.linkedin:
-            print(f"  linkedin  {site.write_linkedin_export(args.linkedin)}")
-        print("Press Ctrl-C to stop.", flush=True)
-        try:
+    try:
+        with SampleSite(ports) as site:
+            print(f"Sample author: {site.author_name}")
+            for platform, link in zip(SERVED_PLATFORMS, site.entry_links(), strict=True):
+                print(f"  {platform:<9} {link}")
+            print(f"  {len(site.document_urls())} documents")
+            if args.linkedin:
+                print(f"  linkedin  {site.write_linkedin_export(args.linkedin)}")
+            print("Press Ctrl-C to stop.", flush=True)
             threading.Event().wait()
-        except KeyboardInterrupt:
-            print()
+    except KeyboardInterrupt:
+        print()
     return 0
 
 

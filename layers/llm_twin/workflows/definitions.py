@@ -104,7 +104,7 @@ def _validate_state(name: str, state: Any, states: Mapping[str, Any], where: str
     for index, retrier in enumerate(state.get("Retry", [])):
         _validate_retrier(retrier, index == len(state["Retry"]) - 1, f"{where}.Retry[{index}]")
     for index, catcher in enumerate(state.get("Catch", [])):
-        _validate_catcher(catcher, states, f"{where}.Catch[{index}]")
+        _validate_catcher(catcher, index == len(state["Catch"]) - 1, states, f"{where}.Catch[{index}]")
     for field in _PATH_FIELDS:
         if field in state and not (field in _NULLABLE_PATHS and state[field] is None):
             _check_path(state[field], f"{where}.{field}")
@@ -141,9 +141,7 @@ def _validate_transition(state: Mapping[str, Any], states: Mapping[str, Any], wh
 
 def _validate_retrier(retrier: Any, is_last: bool, where: str) -> None:
     errors = retrier.get("ErrorEquals") if isinstance(retrier, dict) else None
-    _check_error_equals(errors, where)
-    if ALL in errors and not is_last:
-        raise DefinitionError(f"{where}: a retrier with States.ALL must be the last one")
+    _check_error_equals(errors, is_last, where)
     checks = {
         "IntervalSeconds": _positive_int,
         "MaxAttempts": lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0,
@@ -156,19 +154,19 @@ def _validate_retrier(retrier: Any, is_last: bool, where: str) -> None:
             raise DefinitionError(f"{where}: invalid {field} {retrier[field]!r}")
 
 
-def _validate_catcher(catcher: Any, states: Mapping[str, Any], where: str) -> None:
+def _validate_catcher(catcher: Any, is_last: bool, states: Mapping[str, Any], where: str) -> None:
     errors = catcher.get("ErrorEquals") if isinstance(catcher, dict) else None
-    _check_error_equals(errors, where)
+    _check_error_equals(errors, is_last, where)
     _check_target(catcher.get("Next"), states, f"{where}.Next")
     if catcher.get("ResultPath") is not None:
         _check_path(catcher["ResultPath"], f"{where}.ResultPath", reference=True)
 
 
-def _check_error_equals(errors: Any, where: str) -> None:
+def _check_error_equals(errors: Any, is_last: bool, where: str) -> None:
     if not isinstance(errors, list) or not errors or not all(isinstance(e, str) for e in errors):
         raise DefinitionError(f"{where}: ErrorEquals must be a non-empty array of strings")
-    if ALL in errors and len(errors) > 1:
-        raise DefinitionError(f"{where}: States.ALL must appear alone in ErrorEquals")
+    if ALL in errors and (len(errors) > 1 or not is_last):
+        raise DefinitionError(f"{where}: States.ALL must appear alone, in the last retrier or catcher")
 
 
 def _validate_task(state: Mapping[str, Any], where: str) -> None:

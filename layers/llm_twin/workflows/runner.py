@@ -85,6 +85,7 @@ LAMBDA_MAX_TIMEOUT_SECONDS = 900  # the Lambda context's deadline when the Task 
 
 State = Mapping[str, Any]  # one state of the definition
 Transition = tuple[Any, str | None]  # a state's output and the next state's name (None: the end)
+Context = Mapping[str, Any]  # the context object, what $$ selects from
 
 
 class LocalStateMachine:
@@ -276,13 +277,13 @@ class _Interpreter:
     # --- input and output processing shared by the states ---------------------------------------
 
     @staticmethod
-    def _effective_input(state: State, raw: Any, context: Mapping[str, Any]) -> Any:
+    def _effective_input(state: State, raw: Any, context: Context) -> Any:
         """InputPath, then Parameters."""
         data = select(state.get("InputPath", "$"), raw, context, field="InputPath")
         return render(state["Parameters"], data, context) if "Parameters" in state else data
 
     @staticmethod
-    def _state_output(state: State, raw: Any, result: Any, context: Mapping[str, Any]) -> Any:
+    def _state_output(state: State, raw: Any, result: Any, context: Context) -> Any:
         """ResultSelector (for Task, Map, Parallel), ResultPath, then OutputPath."""
         if "ResultSelector" in state:
             result = render(state["ResultSelector"], result, context)
@@ -291,12 +292,12 @@ class _Interpreter:
 
     # --- the state types --------------------------------------------------------------------------
 
-    def _pass(self, name: str, state: State, raw: Any, context: dict, scope: _Scope) -> Transition:
+    def _pass(self, name: str, state: State, raw: Any, context: Context, scope: _Scope) -> Transition:
         data = self._effective_input(state, raw, context)
         result = state.get("Result", data)
         return self._state_output(state, raw, result, context), state.get("Next")
 
-    def _task(self, name: str, state: State, raw: Any, context: dict, scope: _Scope) -> Transition:
+    def _task(self, name: str, state: State, raw: Any, context: Context, scope: _Scope) -> Transition:
         parameters = self._effective_input(state, raw, context)
         check_size(parameters, self.machine.payload_limit_bytes, f"The input of state '{name}'")
         timeout = self._task_timeout(state, raw, context)
@@ -332,7 +333,7 @@ class _Interpreter:
         return result
 
     @staticmethod
-    def _task_timeout(state: State, raw: Any, context: Mapping[str, Any]) -> float | None:
+    def _task_timeout(state: State, raw: Any, context: Context) -> float | None:
         if "TimeoutSecondsPath" not in state:
             return state.get("TimeoutSeconds")
         value = resolve(state["TimeoutSecondsPath"], raw, context, field="TimeoutSecondsPath")
@@ -340,12 +341,12 @@ class _Interpreter:
             raise runtime_error(f"TimeoutSecondsPath must select a positive integer, got {value!r}")
         return value
 
-    def _choice(self, name: str, state: State, raw: Any, context: dict, scope: _Scope) -> Transition:
+    def _choice(self, name: str, state: State, raw: Any, context: Context, scope: _Scope) -> Transition:
         data = select(state.get("InputPath", "$"), raw, context, field="InputPath")
         next_name = choose(state, data, context)
         return select(state.get("OutputPath", "$"), data, context, field="OutputPath"), next_name
 
-    def _wait(self, name: str, state: State, raw: Any, context: dict, scope: _Scope) -> Transition:
+    def _wait(self, name: str, state: State, raw: Any, context: Context, scope: _Scope) -> Transition:
         data = select(state.get("InputPath", "$"), raw, context, field="InputPath")
         seconds = self._wait_seconds(state, data, context)
         self._record(h.WAIT_STARTED, name, scope, seconds=seconds)
@@ -353,7 +354,7 @@ class _Interpreter:
         return select(state.get("OutputPath", "$"), data, context, field="OutputPath"), state.get("Next")
 
     @staticmethod
-    def _wait_seconds(state: State, data: Any, context: Mapping[str, Any]) -> float:
+    def _wait_seconds(state: State, data: Any, context: Context) -> float:
         if "Seconds" in state:
             return state["Seconds"]
         if "SecondsPath" in state:
@@ -367,11 +368,11 @@ class _Interpreter:
             raise runtime_error(f"The Wait state's timestamp {text!r} is not an RFC 3339 timestamp")
         return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
-    def _succeed(self, name: str, state: State, raw: Any, context: dict, scope: _Scope) -> Transition:
+    def _succeed(self, name: str, state: State, raw: Any, context: Context, scope: _Scope) -> Transition:
         data = select(state.get("InputPath", "$"), raw, context, field="InputPath")
         return select(state.get("OutputPath", "$"), data, context, field="OutputPath"), None
 
-    def _fail(self, name: str, state: State, raw: Any, context: dict, scope: _Scope) -> Transition:
+    def _fail(self, name: str, state: State, raw: Any, context: Context, scope: _Scope) -> Transition:
         error, cause = state.get("Error"), state.get("Cause")
         if "ErrorPath" in state:
             error = resolve(state["ErrorPath"], raw, context, field="ErrorPath")
@@ -381,7 +382,7 @@ class _Interpreter:
             raise runtime_error(f"A Fail state's error and cause must be strings: {error!r}, {cause!r}")
         raise StatesError(error or "", cause)
 
-    def _map(self, name: str, state: State, raw: Any, context: dict, scope: _Scope) -> Transition:
+    def _map(self, name: str, state: State, raw: Any, context: Context, scope: _Scope) -> Transition:
         data = select(state.get("InputPath", "$"), raw, context, field="InputPath")
         items = select(state.get("ItemsPath", "$"), data, context, field="ItemsPath")
         if not isinstance(items, list):
@@ -399,7 +400,7 @@ class _Interpreter:
         return self._state_output(state, raw, results, context), state.get("Next")
 
     @staticmethod
-    def _max_concurrency(state: State, data: Any, context: Mapping[str, Any]) -> int:
+    def _max_concurrency(state: State, data: Any, context: Context) -> int:
         if "MaxConcurrencyPath" not in state:
             return state.get("MaxConcurrency", 0)
         limit = resolve(state["MaxConcurrencyPath"], data, context, field="MaxConcurrencyPath")
@@ -407,7 +408,7 @@ class _Interpreter:
             raise runtime_error(f"MaxConcurrencyPath must select a non-negative integer, got {limit!r}")
         return limit
 
-    def _parallel(self, name: str, state: State, raw: Any, context: dict, scope: _Scope) -> Transition:
+    def _parallel(self, name: str, state: State, raw: Any, context: Context, scope: _Scope) -> Transition:
         data = self._effective_input(state, raw, context)
         branches = state["Branches"]
         results = self._fan_out(name, [(branch, data) for branch in branches], len(branches), scope)

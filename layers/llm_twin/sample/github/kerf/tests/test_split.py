@@ -1,7 +1,6 @@
 import itertools
 
 import pytest
-
 from kerf import chunk_text
 from kerf.split import pack, split_to_fit
 
