@@ -40,7 +40,7 @@ synth: $(STAMP)
 	$(BIN)/python app.py
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.crawl
+	$(BIN)/python -m bench.crawl --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) cdk.out .llm-twin .pytest_cache

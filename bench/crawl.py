@@ -40,7 +40,10 @@ def page(number: int) -> bytes:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    latency_s = 0.0  # simulated network + server time per request
+
     def do_GET(self) -> None:
+        time.sleep(self.latency_s)
         try:
             number = int(self.path.strip("/").split("-")[-1])
         except ValueError:
@@ -57,10 +60,11 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
 
-def run_once(pages: int, concurrency: int) -> dict[str, float]:
+def run_once(pages: int, concurrency: int, latency_ms: int) -> dict[str, float]:
     """One measured run (inside a fresh process)."""
     import resource
 
+    _Handler.latency_s = latency_ms / 1000
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -94,11 +98,11 @@ def run_once(pages: int, concurrency: int) -> dict[str, float]:
     return {"seconds": elapsed, "pages_per_s": pages / elapsed, "peak_rss_mb": peak_mb}
 
 
-def measure(pages: int, concurrency: int, repeats: int) -> dict[str, float]:
+def measure(pages: int, concurrency: int, latency_ms: int, repeats: int) -> dict[str, float]:
     runs = []
     for _ in range(repeats):
         out = subprocess.run(
-            [sys.executable, "-m", "bench.crawl", "--child", str(pages), str(concurrency)],
+            [sys.executable, "-m", "bench.crawl", "--child", str(pages), str(concurrency), str(latency_ms)],
             check=True,
             capture_output=True,
             text=True,
@@ -107,32 +111,36 @@ def measure(pages: int, concurrency: int, repeats: int) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 
 
-def report(pages: int, repeats: int, results: dict[int, dict[str, float]]) -> str:
+def report(pages: int, repeats: int, results: dict[tuple[int, int], dict[str, float]]) -> str:
     lines = [
         f"Collection workflow crawling {pages} article pages (~7 KB HTML each) from a loopback server; "
         f"median of {repeats} runs, each in a fresh process. Includes validate, per-link crawl + "
-        "extraction + DynamoDB upsert (moto server) and finalize.",
+        "extraction + DynamoDB upsert (moto server) and finalize. The server answers at once (0 ms) or "
+        "after a simulated 100 ms of network and server time, closer to real sites.",
         "",
-        "| MaxConcurrency | wall time (s) | pages/s | peak RSS (MB) |",
-        "|---:|---:|---:|---:|",
+        "| server latency | MaxConcurrency | wall time (s) | pages/s | peak RSS (MB) |",
+        "|---:|---:|---:|---:|---:|",
     ]
-    for concurrency, r in results.items():
+    for (latency, concurrency), r in results.items():
         lines.append(
-            f"| {concurrency} | {r['seconds']:.2f} | {r['pages_per_s']:.1f} | {r['peak_rss_mb']:.0f} |"
+            f"| {latency} ms | {concurrency} | {r['seconds']:.2f} | {r['pages_per_s']:.1f} "
+            f"| {r['peak_rss_mb']:.0f} |"
         )
     return "\n".join(lines)
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        print(json.dumps(run_once(int(sys.argv[2]), int(sys.argv[3]))))
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        print(json.dumps(run_once(*(int(arg) for arg in sys.argv[2:]))))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--write", type=Path, help="replace the crawl section of this markdown file")
     args = parser.parse_args()
-    results = {c: measure(args.pages, c, args.repeats) for c in (1, 8)}
+    results = {
+        (latency, c): measure(args.pages, c, latency, args.repeats) for latency in (0, 100) for c in (1, 8)
+    }
     text = report(args.pages, args.repeats, results)
     print(text)
     if args.write:
