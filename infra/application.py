@@ -13,10 +13,12 @@ from aws_cdk import App, Environment
 from infra.config import InfraConfig, load_config
 from infra.nag import add_nag_checks
 from infra.paths import CDK_JSON
-from infra.stacks import LlmTwinCollectionStack, LlmTwinDataStack
+from infra.stacks import LlmTwinCollectionStack, LlmTwinDataStack, LlmTwinFeaturesStack
 
 DATA_STACK_ID = "LlmTwinDataStack"
 COLLECTION_STACK_ID = "LlmTwinCollectionStack"
+FEATURES_STACK_ID = "LlmTwinFeaturesStack"
+STACK_IDS = (DATA_STACK_ID, COLLECTION_STACK_ID, FEATURES_STACK_ID)
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class LlmTwinStacks:
     config: InfraConfig
     data: LlmTwinDataStack
     collection: LlmTwinCollectionStack
+    features: LlmTwinFeaturesStack
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
@@ -48,7 +51,16 @@ def build_stacks(app: App, config: InfraConfig) -> LlmTwinStacks:
         stack_name=f"{config.prefix}-collection",
         tags=tags,
     )
-    return LlmTwinStacks(config=config, data=data, collection=collection)
+    features = LlmTwinFeaturesStack(
+        app,
+        FEATURES_STACK_ID,
+        config=config,
+        data=data,
+        env=env,
+        stack_name=f"{config.prefix}-features",
+        tags=tags,
+    )
+    return LlmTwinStacks(config=config, data=data, collection=collection, features=features)
 
 
 def create_app(

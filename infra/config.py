@@ -24,6 +24,12 @@ MAX_MAP_CONCURRENCY = 40  # llm_twin.settings.Settings.crawl_max_concurrency upp
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
 _DISABLED = {"", "off", "false", "disabled", "none", "0"}
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+\.search$")  # t3.small.search, r7g.large.search
+_INDEX_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")  # = llm_twin.settings index_name; no wildcard
+_MODEL_ID = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9._:-]+$")  # Bedrock model id: amazon.titan-embed-text-v2:0
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TITAN_V2_DIMENSIONS = (256, 512, 1024)  # amazon.titan-embed-text-v2:0 output sizes
+MAX_KNN_DIMENSION = 16_000  # OpenSearch k-NN (faiss engine) limit
 
 RemovalMode = Literal["retain", "destroy"]
 
@@ -44,6 +50,28 @@ class RecrawlScheduleConfig:
 
 
 @dataclass(frozen=True)
+class VectorIndexConfig:
+    """The managed OpenSearch domain (k-NN) and the index alias the functions use."""
+
+    instance_type: str = "t3.small.search"
+    instance_count: int = 1
+    availability_zones: int = 1  # > 1 enables zone awareness (instance_count must be a multiple)
+    ebs_gb: int = 10  # gp3
+    index_name: str = "llm-twin-chunks"
+
+
+@dataclass(frozen=True)
+class FeaturePipelineConfig:
+    """The feature indexer: its DynamoDB stream event source mapping and the embedding model."""
+
+    batch_size: int = 10
+    batch_window_seconds: int = 10
+    parallelization_factor: int = 1
+    embedding_model: str = "amazon.titan-embed-text-v2:0"
+    embedding_dimension: int = 1024
+
+
+@dataclass(frozen=True)
 class InfraConfig:
     env_name: str = "dev"
     account: str | None = None
@@ -54,6 +82,9 @@ class InfraConfig:
     crawl_max_concurrency: int = 4
     crawl_reserved_concurrency: int | None = None
     recrawl: RecrawlScheduleConfig = field(default_factory=RecrawlScheduleConfig)
+    vector: VectorIndexConfig = field(default_factory=VectorIndexConfig)
+    features: FeaturePipelineConfig = field(default_factory=FeaturePipelineConfig)
+    alarm_email: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -131,6 +162,70 @@ def _parse_schedule(value: Any) -> RecrawlScheduleConfig:
     return cfg
 
 
+def _int_or(get: Callable[[str], Any], key: str, default: int, low: int, high: int) -> int:
+    """An integer in ``low..high``; unset (None or "") means ``default`` (0 is a value, not unset)."""
+    raw = get(key)
+    value = default if raw is None or raw == "" else _as_int(key, raw)
+    if not low <= value <= high:
+        raise ConfigError(f"{key}: must be {low}..{high}, got {value}")
+    return value
+
+
+def _parse_vector(get: Callable[[str], Any]) -> VectorIndexConfig:
+    default = VectorIndexConfig()
+    instance_type = str(get("vectorInstanceType") or default.instance_type).strip().lower()
+    if not _INSTANCE_TYPE.match(instance_type):
+        raise ConfigError(
+            f"vectorInstanceType: an OpenSearch instance type (t3.small.search), got {instance_type!r}"
+        )
+    if instance_type.startswith("t2."):
+        raise ConfigError("vectorInstanceType: t2 instances do not support encryption at rest")
+    count = _int_or(get, "vectorInstanceCount", default.instance_count, 1, 80)
+    zones = _int_or(get, "vectorAvailabilityZones", default.availability_zones, 1, 3)
+    if count % zones:
+        raise ConfigError(
+            f"vectorInstanceCount ({count}) must be a multiple of vectorAvailabilityZones ({zones})"
+        )
+    index_name = str(get("indexName") or default.index_name).strip()
+    if not _INDEX_NAME.match(index_name):
+        raise ConfigError(
+            f"indexName: a lowercase letter, then letters, digits, '-' (max 64); got {index_name!r}"
+        )
+    return VectorIndexConfig(
+        instance_type=instance_type,
+        instance_count=count,
+        availability_zones=zones,
+        ebs_gb=_int_or(get, "vectorEbsGb", default.ebs_gb, 10, 16_384),  # gp3 minimum is 10 GiB
+        index_name=index_name,
+    )
+
+
+def _parse_features(get: Callable[[str], Any]) -> FeaturePipelineConfig:
+    default = FeaturePipelineConfig()
+    model = str(get("embeddingModel") or default.embedding_model).strip()
+    if not _MODEL_ID.match(model):
+        raise ConfigError(f"embeddingModel: a Bedrock model id (amazon.titan-embed-text-v2:0), got {model!r}")
+    dimension = _int_or(get, "embeddingDimension", default.embedding_dimension, 1, MAX_KNN_DIMENSION)
+    if model.startswith("amazon.titan-embed-text-v2") and dimension not in TITAN_V2_DIMENSIONS:
+        raise ConfigError(f"embeddingDimension: {model} produces {TITAN_V2_DIMENSIONS}, got {dimension}")
+    return FeaturePipelineConfig(
+        batch_size=_int_or(get, "featureBatchSize", default.batch_size, 1, 10_000),  # DynamoDB ESM limit
+        batch_window_seconds=_int_or(get, "featureBatchWindowSeconds", default.batch_window_seconds, 0, 300),
+        parallelization_factor=_int_or(get, "featureParallelization", default.parallelization_factor, 1, 10),
+        embedding_model=model,
+        embedding_dimension=dimension,
+    )
+
+
+def _parse_email(value: Any) -> str | None:
+    text = str(value or "").strip()
+    if text.lower() in _DISABLED:
+        return None
+    if not _EMAIL.match(text):
+        raise ConfigError(f"alarmEmail: not an email address: {text!r}")
+    return text
+
+
 def env_var_for(key: str) -> str:
     """``crawlMaxConcurrency`` -> ``LLM_TWIN_CDK_CRAWL_MAX_CONCURRENCY``."""
     return "LLM_TWIN_CDK_" + re.sub(r"(?<!^)(?=[A-Z])", "_", key).upper()
@@ -174,6 +269,9 @@ def config_from_values(get: Callable[[str], Any]) -> InfraConfig:
         crawl_max_concurrency=concurrency,
         crawl_reserved_concurrency=reserved,
         recrawl=_parse_schedule(get("recrawlSchedule")),
+        vector=_parse_vector(get),
+        features=_parse_features(get),
+        alarm_email=_parse_email(get("alarmEmail")),
     )
 
 

@@ -2,5 +2,6 @@
 
 from infra.stacks.collection_stack import LlmTwinCollectionStack
 from infra.stacks.data_stack import LlmTwinDataStack
+from infra.stacks.features_stack import LlmTwinFeaturesStack
 
-__all__ = ["LlmTwinCollectionStack", "LlmTwinDataStack"]
+__all__ = ["LlmTwinCollectionStack", "LlmTwinDataStack", "LlmTwinFeaturesStack"]

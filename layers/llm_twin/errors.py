@@ -55,3 +55,13 @@ class TransientStoreError(LlmTwinError):
     """The warehouse (DynamoDB) throttled or was unreachable: the workflow retries."""
 
     transient = True
+
+
+class IndexMismatchError(LlmTwinError):
+    """The vector index was built with another embedding model or dimension: rebuild it."""
+
+
+class TransientIndexError(LlmTwinError):
+    """The vector index (OpenSearch) or the embedder endpoint is unavailable: retry later."""
+
+    transient = True

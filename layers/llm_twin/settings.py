@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,6 +53,57 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(
         300_000, gt=0, description="UTF-8 bytes of markdown kept per document (DynamoDB items cap at 400 KB)."
     )
+
+    # --- embedder (features/embedding) ----------------------------------------------------------
+    embedder: Literal["local", "bedrock"] = Field(
+        "local",
+        description="local: all-MiniLM-L6-v2 in-process (384 dims); bedrock: Titan Text Embeddings V2.",
+    )
+    embedder_batch_size: int = Field(64, gt=0, description="Texts per forward pass of the local model.")
+    bedrock_embedding_model_id: str = Field(
+        "amazon.titan-embed-text-v2:0", description="Bedrock model id of the AWS embedder."
+    )
+    bedrock_embedding_dimensions: int = Field(
+        1024, description="Titan V2 output size: 1024, 512 or 256 (less memory, slightly lower recall)."
+    )
+    bedrock_max_concurrency: int = Field(
+        8, ge=1, le=64, description="Parallel InvokeModel calls per embed_documents (one text per call)."
+    )
+
+    # --- vector index (features/index) -----------------------------------------------------------
+    vector_index: Literal["embedded", "opensearch"] = Field(
+        "embedded", description="embedded: LanceDB under <home>/index; opensearch: an OpenSearch k-NN domain."
+    )
+    index_name: str = Field(
+        "llm-twin-chunks",
+        pattern=r"^[a-z][a-z0-9-]{0,63}$",
+        description="Logical index name: the OpenSearch alias / the LanceDB generation prefix.",
+    )
+    index_ann_min_rows: int = Field(
+        10_000, ge=0, description="Embedded index: build an ANN (IVF_HNSW_SQ) index from this many rows."
+    )
+    hnsw_m: int = Field(24, ge=2, le=100, description="HNSW links per node (both adapters).")
+    hnsw_ef_construction: int = Field(300, ge=16, description="HNSW build-time candidate list size.")
+    hnsw_ef_search: int = Field(256, ge=10, description="HNSW query-time candidate list size.")
+    opensearch_endpoint: str | None = Field(
+        None, description="OpenSearch URL, e.g. https://search-x.us-east-1.es.amazonaws.com (set by CDK)."
+    )
+    opensearch_auth: Literal["sigv4", "none"] = Field(
+        "sigv4", description="sigv4: sign with the Lambda role (IAM); none: unsigned (local engines)."
+    )
+    opensearch_timeout_s: float = Field(10.0, gt=0, description="Per-request timeout.")
+    opensearch_max_retries: int = Field(3, ge=0, description="Retries on connection errors, 429 and 5xx.")
+    opensearch_backoff_s: float = Field(0.5, ge=0, description="Base of the exponential retry backoff.")
+    opensearch_replicas: int = Field(
+        0, ge=0, description="Replicas per index (0 on a one-node domain; 1 with two or more data nodes)."
+    )
+
+    @field_validator("bedrock_embedding_dimensions")
+    @classmethod
+    def _titan_dimensions(cls, value: int) -> int:
+        if value not in (256, 512, 1024):
+            raise ValueError("Titan Text Embeddings V2 supports 256, 512 or 1024 dimensions")
+        return value
 
     @field_validator("crawl_allow_hosts", mode="before")
     @classmethod

@@ -90,3 +90,28 @@ def test_bad_input_gives_a_clear_error(
     bad.write_text('{"item_type": "author"}\nnot json\n')
     code, _, err = run(capsys, tmp_path, "warehouse", "import", str(bad))
     assert code == 2 and "line" in err
+
+
+def test_search_contract_and_rebuild(
+    crawl_env: Settings, site: SampleSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "state"
+    assert run(capsys, home, "collect", "--author", site.author_name, site.entry_links()[2])[0] == 0
+    query = "idempotent pipelines and the 3 a.m. page"
+    code, out, _ = run(capsys, home, "search", query, "--author", site.author_name, "-k", "3", "--json")
+    assert code == 0
+    results = json.loads(out)
+    assert len(results) == 3
+    keys = {"text", "score", "document_id", "link", "title", "author", "platform", "category"}
+    assert all(set(r) == keys for r in results)
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    assert {r["author"] for r in results} == {site.author_name}
+    code, out, _ = run(capsys, home, "search", query, "--author", "Nobody Else", "--json")
+    assert code == 0 and json.loads(out) == []  # the author filter never leaks another author
+
+    code, out, _ = run(capsys, home, "features", "--rebuild")
+    assert code == 0 and "rebuilt index generation" in out
+    code, again, _ = run(capsys, home, "search", query, "--author", site.author_name, "-k", "3", "--json")
+    assert [r["document_id"] for r in json.loads(again)] == [r["document_id"] for r in results]
+    generations = [p.name for p in (home / "index").iterdir() if p.name.endswith(".lance")]
+    assert len(generations) == 1  # the old generation was dropped after the switch

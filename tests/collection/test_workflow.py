@@ -29,7 +29,9 @@ def test_sample_author_collected_with_a_partial_failure(local_aws: LocalAws, sit
     missing = f"{site.base_url('blog')}/no-such-post/"
     blocked = "http://169.254.169.254/latest/meta-data/"
     malformed = "http//not a url"
-    summary = collect(local_aws, site.author_name, [*site.entry_links(), missing, blocked, malformed])
+    summary = collect(
+        local_aws.settings, site.author_name, [*site.entry_links(), missing, blocked, malformed]
+    )
 
     assert summary.status == "partial"
     links = by_link(summary)
@@ -59,16 +61,16 @@ def test_sample_author_collected_with_a_partial_failure(local_aws: LocalAws, sit
 
 def test_recrawl_is_idempotent_and_picks_up_edits(local_aws: LocalAws, site: SampleSite) -> None:
     medium = site.entry_links()[0]
-    first = collect(local_aws, site.author_name, [medium])
+    first = collect(local_aws.settings, site.author_name, [medium])
     assert first.links[0].new == len(site.pieces("medium"))
 
-    again = collect(local_aws, site.author_name, [medium])
+    again = collect(local_aws.settings, site.author_name, [medium])
     assert again.links[0].status == "unchanged"
     assert again.counts["documents_new"] == 0 and again.counts["documents_updated"] == 0
 
     piece = site.pieces("medium")[0]
     site.update_piece("medium", piece.slug, append="A postscript added after publication, with a new idea.")
-    edited = collect(local_aws, site.author_name, [medium])
+    edited = collect(local_aws.settings, site.author_name, [medium])
     assert edited.links[0].status == "ok"
     assert edited.links[0].updated == 1
     assert edited.links[0].unchanged == len(site.pieces("medium")) - 1
@@ -96,8 +98,8 @@ def test_transient_failures_are_retried_then_reported(local_aws: LocalAws, site:
 
 
 def test_schedule_recrawls_every_author(local_aws: LocalAws, site: SampleSite) -> None:
-    collect(local_aws, site.author_name, site.entry_links()[:2])
-    collect(local_aws, "Second Author", [site.entry_links()[2]])
+    collect(local_aws.settings, site.author_name, site.entry_links()[:2])
+    collect(local_aws.settings, "Second Author", [site.entry_links()[2]])
     execution = run_workflow(COLLECTION, {"all_authors": True}, local_aws.settings, sleep=no_sleep)
     summary = RunSummary.model_validate(execution.output)
     assert execution.status == "SUCCEEDED", execution.cause
@@ -108,7 +110,7 @@ def test_schedule_recrawls_every_author(local_aws: LocalAws, site: SampleSite) -
 
 def test_invalid_request_fails_the_execution_with_a_clear_reason(local_aws: LocalAws) -> None:
     with pytest.raises(InvalidInputError, match="needs an author and at least one link"):
-        collect(local_aws, "Someone", [])
+        collect(local_aws.settings, "Someone", [])
     execution = run_workflow(COLLECTION, {"author": "", "links": "x"}, local_aws.settings, sleep=no_sleep)
     assert execution.status == "FAILED"
     assert "validation error" in json.loads(execution.cause)["errorMessage"].lower()

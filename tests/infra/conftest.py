@@ -78,14 +78,14 @@ class Synth:
 
 
 def synthesize(outdir: Path, context: dict[str, Any] | None = None, *, nag_checks: bool = True) -> Synth:
-    from infra.application import COLLECTION_STACK_ID, DATA_STACK_ID, create_app
+    from infra.application import STACK_IDS, create_app
 
     app, stacks = create_app(
         {**NO_BUNDLING, **(context or {})}, outdir=str(outdir), nag_checks=nag_checks, environ={}
     )
     assembly = app.synth()
     templates, paths = {}, {}
-    for stack_id in (DATA_STACK_ID, COLLECTION_STACK_ID):
+    for stack_id in STACK_IDS:
         artifact = assembly.get_stack_artifact(stack_id)
         templates[stack_id] = artifact.template
         paths[stack_id] = Path(artifact.template_full_path)
@@ -101,6 +101,14 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 
 @pytest.fixture(scope="session")
+def synthesizer() -> Any:
+    """:func:`synthesize` for modules that need an app with other context (node required)."""
+    if shutil.which("node") is None:
+        pytest.skip("the CDK needs node on PATH")
+    return synthesize
+
+
+@pytest.fixture(scope="session")
 def data_template(synth: Synth) -> dict[str, Any]:
     return synth.templates["LlmTwinDataStack"]
 
@@ -108,3 +116,8 @@ def data_template(synth: Synth) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def collection_template(synth: Synth) -> dict[str, Any]:
     return synth.templates["LlmTwinCollectionStack"]
+
+
+@pytest.fixture(scope="session")
+def features_template(synth: Synth) -> dict[str, Any]:
+    return synth.templates["LlmTwinFeaturesStack"]

@@ -11,16 +11,26 @@ from infra.nag import MIN_REASON_LENGTH
 
 pytestmark = pytest.mark.infra
 
+DOMAIN_PATHS = "arn:<AWS::Partition>:es:<AWS::Region>:<AWS::AccountId>:domain/llm-twin-dev/*"
+
 # Every acknowledgment in the app: rule id -> constructs (path suffixes) it is allowed on.
 EXPECTED_ACKNOWLEDGMENTS = {
-    "AwsSolutions-L1": {"Validate/Function", "Crawl/Function", "Finalize/Function"},
+    "AwsSolutions-L1": {"Validate/Function", "Crawl/Function", "Finalize/Function", "Indexer/Function"},
     "AwsSolutions-IAM5[Resource::*]": {
         "Validate/Role",
         "Crawl/Role",
         "Finalize/Role",
         "StateMachine/Role",
+        "Indexer/Role",
     },
-    "AwsSolutions-SQS3": {"RecrawlSchedule/DeadLetterQueue"},
+    # OpenSearch HTTP permissions are path-scoped under the domain ARN (the feature indexer's role).
+    f"AwsSolutions-IAM5[Resource::{DOMAIN_PATHS}]": {"Indexer/Role"},
+    "AwsSolutions-SQS3": {"RecrawlSchedule/DeadLetterQueue", "FeatureIndexer/DeadLetterQueue"},
+    # The vector index domain: public endpoint + IAM, no IP allowlist, no dedicated masters, one AZ.
+    "AwsSolutions-OS1": {"VectorIndex/Domain"},
+    "AwsSolutions-OS3": {"VectorIndex/Domain"},
+    "AwsSolutions-OS4": {"VectorIndex/Domain"},
+    "AwsSolutions-OS7": {"VectorIndex/Domain"},
 }
 
 

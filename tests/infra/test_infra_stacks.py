@@ -106,4 +106,5 @@ def test_app_py_synthesizes_offline_without_credentials(tmp_path: Path) -> None:
     assert {p.name for p in tmp_path.glob("*.template.json")} == {
         "LlmTwinDataStack.template.json",
         "LlmTwinCollectionStack.template.json",
+        "LlmTwinFeaturesStack.template.json",
     }

@@ -11,19 +11,17 @@ from llm_twin.collection.events import CollectionRequest, RunSummary
 from llm_twin.collection.factory import collection_service
 from llm_twin.crawling.linkedin import parse_linkedin_export
 from llm_twin.errors import InvalidInputError
-from llm_twin.local.aws import LocalAws
 from llm_twin.local.workflows import run_workflow
 from llm_twin.settings import Settings
 from llm_twin.warehouse.repository import new_run_id
 from llm_twin.workflows.catalog import COLLECTION
 
 
-def collect(local: LocalAws, author: str, links: list[str]) -> RunSummary:
-    """Run the collection workflow (the deployed ASL, the real handlers) and return its report."""
+def collect(settings: Settings, author: str, links: list[str]) -> RunSummary:
+    """Run the collection workflow (the deployed ASL, the real handlers) against the local AWS that
+    ``settings`` points at, and return its report."""
     request = CollectionRequest(author=author, links=links, run_id=new_run_id())
-    execution = run_workflow(
-        COLLECTION, request.model_dump(exclude_none=True), local.settings, name=request.run_id
-    )
+    execution = run_workflow(COLLECTION, request.model_dump(exclude_none=True), settings, name=request.run_id)
     if execution.status != "SUCCEEDED":
         raise InvalidInputError(f"collection failed: {execution.error}: {_message(execution.cause)}")
     return RunSummary.model_validate(execution.output)
@@ -41,7 +39,7 @@ def _message(cause: str | None) -> str:
 
 def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:
     with local_session(settings, mutating=True) as local:
-        summary = collect(local, args.author, args.urls)
+        summary = collect(local.settings, args.author, args.urls)
     if args.json:
         render.print_json(summary)
     else:

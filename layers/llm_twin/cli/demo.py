@@ -17,12 +17,21 @@ from llm_twin.cli.collect import collect
 from llm_twin.cli.session import local_session
 from llm_twin.collection.factory import collection_service
 from llm_twin.crawling.linkedin import parse_linkedin_export
+from llm_twin.features.factory import build_feature_service
+from llm_twin.features.models import SearchFilters
+from llm_twin.features.retrieval import search_chunks
+from llm_twin.ids import author_id
 from llm_twin.local.server import apply_environment
 from llm_twin.sample.server import SampleSite
 from llm_twin.settings import Settings
 from llm_twin.warehouse.transfer import export_jsonl
 
 LOOPBACK = "127.0.0.1"
+DEMO_QUESTIONS = (
+    "How should I split documents into chunks for retrieval?",
+    "What went wrong during the 3 a.m. incident?",
+    "Which LoRA settings did she use to fine-tune a small model on a laptop?",
+)
 
 
 def _stage(number: int, title: str) -> None:
@@ -53,12 +62,12 @@ def _run(settings: Settings) -> None:
         print("   + two links that must fail without failing the run: a 404 and a private address")
         bad = [f"{site.base_url('blog')}/no-such-post/", "http://10.0.0.1/internal"]
         began = time.perf_counter()
-        summary = collect(local, author, [*links, *bad])
+        summary = collect(local.settings, author, [*links, *bad])
         print(render.run_summary(summary))
         print(f"   ({time.perf_counter() - began:.1f} s)")
 
         _stage(2, "Collect again: the warehouse upsert is idempotent, nothing changed")
-        again = collect(local, author, links)
+        again = collect(local.settings, author, links)
         print(render.run_summary(again))
 
         _stage(3, "Import the LinkedIn data-export archive (LinkedIn is never scraped)")
@@ -77,3 +86,23 @@ def _run(settings: Settings) -> None:
         print(f"   {len(stored)} documents, {words} words, {len(warehouse.list_authors())} author(s)")
         exported = export_jsonl(warehouse, home / "warehouse-export.jsonl")
         print(f"   exported {exported} items to {home / 'warehouse-export.jsonl'}")
+
+        _stage(5, "RAG features: the table's stream → clean → chunk → embed → vector index")
+        began = time.perf_counter()
+        report = local.sync_features()
+        service = build_feature_service(local.settings)
+        info = service.index.info()
+        print(
+            f"   {report.delivered} stream records delivered to the feature handler in "
+            f"{report.invocations} invocation(s), {time.perf_counter() - began:.1f} s"
+        )
+        if info is not None:
+            print(f"   index {info.name}: {info.chunks} chunks, {info.model_name}, {info.dimension} dims")
+
+        _stage(6, f"Search {author}'s writing (filtered k-NN, best 3 of each)")
+        filters = SearchFilters(author_ids=[author_id(author)])
+        for question in DEMO_QUESTIONS:
+            print(f"   ? {question}")
+            for hit in search_chunks(service, question, k=3, filters=filters):
+                chunk = hit.chunk
+                print(f"     {hit.score:.3f}  {chunk.title} [{chunk.platform}] {chunk.link}")

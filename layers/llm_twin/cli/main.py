@@ -19,7 +19,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from llm_twin.cli import collect, demo, warehouse
+    from llm_twin.cli import collect, demo, features, warehouse
 
     parser = argparse.ArgumentParser(
         prog="llm-twin", description="An LLM twin: collect, index, train, serve."
@@ -52,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     p = add("runs", collect.cmd_runs, "list collection runs, or show one run's per-link report")
     p.add_argument("run_id", nargs="?")
     p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+    p = add("features", features.cmd_features, "apply pending warehouse changes to the vector index")
+    p.add_argument(
+        "--rebuild", action="store_true", help="re-embed everything into a fresh index, then switch"
+    )
+
+    p = add("search", features.cmd_search, "retrieval only: the best chunks for a query")
+    p.add_argument("query")
+    p.add_argument("--author", help="only this author's writing (full name)")
+    p.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
     p.add_argument("--json", action="store_true")
 
     p = add("warehouse", _need_action, "export or import the warehouse as JSONL")
