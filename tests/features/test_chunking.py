@@ -28,11 +28,11 @@ from llm_twin.features.chunking import (
     DEFAULT_OVERLAP_TOKENS,
     MAX_CHARS_PER_TOKEN,
     PREFIX_MAX_TOKENS,
-    _segments,
     chunk_document,
     chunk_documents,
 )
 from llm_twin.features.cleaning import clean_markdown, split_fenced
+from llm_twin.features.code_structure import code_segments as _segments
 from llm_twin.features.models import Chunk
 from llm_twin.features.tokens import MODEL_MAX_SEQ_LENGTH, TokenCounter, WordPieceCounter
 from llm_twin.local.aws import LocalAws
