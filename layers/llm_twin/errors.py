@@ -65,3 +65,13 @@ class TransientIndexError(LlmTwinError):
     """The vector index (OpenSearch) or the embedder endpoint is unavailable: retry later."""
 
     transient = True
+
+
+class LlmError(LlmTwinError):
+    """The language model refused or failed a request for a reason a retry will not fix."""
+
+
+class TransientLlmError(LlmError):
+    """The model endpoint timed out, throttled or answered 5xx: retry later."""
+
+    transient = True
