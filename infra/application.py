@@ -13,12 +13,13 @@ from aws_cdk import App, Environment
 from infra.config import InfraConfig, load_config
 from infra.nag import add_nag_checks
 from infra.paths import CDK_JSON
-from infra.stacks import LlmTwinCollectionStack, LlmTwinDataStack, LlmTwinFeaturesStack
+from infra.stacks import LlmTwinApiStack, LlmTwinCollectionStack, LlmTwinDataStack, LlmTwinFeaturesStack
 
 DATA_STACK_ID = "LlmTwinDataStack"
 COLLECTION_STACK_ID = "LlmTwinCollectionStack"
 FEATURES_STACK_ID = "LlmTwinFeaturesStack"
-STACK_IDS = (DATA_STACK_ID, COLLECTION_STACK_ID, FEATURES_STACK_ID)
+API_STACK_ID = "LlmTwinApiStack"
+STACK_IDS = (DATA_STACK_ID, COLLECTION_STACK_ID, FEATURES_STACK_ID, API_STACK_ID)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class LlmTwinStacks:
     data: LlmTwinDataStack
     collection: LlmTwinCollectionStack
     features: LlmTwinFeaturesStack
+    api: LlmTwinApiStack
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
@@ -60,7 +62,18 @@ def build_stacks(app: App, config: InfraConfig) -> LlmTwinStacks:
         stack_name=f"{config.prefix}-features",
         tags=tags,
     )
-    return LlmTwinStacks(config=config, data=data, collection=collection, features=features)
+    api = LlmTwinApiStack(
+        app,
+        API_STACK_ID,
+        config=config,
+        data=data,
+        collection=collection,
+        features=features,
+        env=env,
+        stack_name=f"{config.prefix}-api",
+        tags=tags,
+    )
+    return LlmTwinStacks(config=config, data=data, collection=collection, features=features, api=api)
 
 
 def create_app(

@@ -28,6 +28,11 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+\.search$")  # t3.small
 _INDEX_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")  # = llm_twin.settings index_name; no wildcard
 _MODEL_ID = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9._:-]+$")  # Bedrock model id: amazon.titan-embed-text-v2:0
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Lowercase only: SageMaker writes endpoint names lowercased in ARNs, so a grant on a mixed-case name
+# would never match.
+_ENDPOINT_NAME = re.compile(r"^[a-z0-9](-*[a-z0-9]){0,62}$")
+_WEB_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")  # scheme://host[:port], no path
+MAX_INTEGRATION_TIMEOUT_S = 300  # regional REST APIs, after a service quota increase above 29 s
 TITAN_V2_DIMENSIONS = (256, 512, 1024)  # amazon.titan-embed-text-v2:0 output sizes
 MAX_KNN_DIMENSION = 16_000  # OpenSearch k-NN (faiss engine) limit
 
@@ -72,6 +77,21 @@ class FeaturePipelineConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """The RAG inference API: API Gateway usage plan, CORS, timeouts, the LMI endpoint it calls."""
+
+    rate_limit: int = 5  # requests/s: the usage plan (per key) and the stage's method throttling
+    burst_limit: int = 10
+    monthly_quota: int = 10_000  # requests per key and month
+    integration_timeout_seconds: int = 29  # API Gateway's default; > 29 needs a quota increase
+    web_origin: str = ""  # CORS allowed origin (https://twin.example.com); empty: no CORS
+    lmi_endpoint_name: str = ""  # empty: llm-twin-<env>-lmi (see InfraConfig.lmi_endpoint_name)
+    lmi_variant_name: str = "AllTraffic"
+    traces_retention_days: int = 30  # prompt traces expire (DynamoDB TTL) after this
+    latency_alarm_ms: int = 10_000  # p95 of the API's Latency
+
+
+@dataclass(frozen=True)
 class InfraConfig:
     env_name: str = "dev"
     account: str | None = None
@@ -85,6 +105,12 @@ class InfraConfig:
     vector: VectorIndexConfig = field(default_factory=VectorIndexConfig)
     features: FeaturePipelineConfig = field(default_factory=FeaturePipelineConfig)
     alarm_email: str | None = None
+    api: ApiConfig = field(default_factory=ApiConfig)
+
+    @property
+    def lmi_endpoint_name(self) -> str:
+        """The SageMaker LMI endpoint the API invokes (``lmiEndpointName``, default ``<prefix>-lmi``)."""
+        return self.api.lmi_endpoint_name or f"{self.prefix}-lmi"
 
     @property
     def prefix(self) -> str:
@@ -226,6 +252,45 @@ def _parse_email(value: Any) -> str | None:
     return text
 
 
+def _parse_api(get: Callable[[str], Any]) -> ApiConfig:
+    default = ApiConfig()
+    rate = _int_or(get, "apiRateLimit", default.rate_limit, 1, 10_000)
+    burst = _int_or(get, "apiBurstLimit", default.burst_limit, 1, 5_000)
+    if burst < rate:
+        raise ConfigError(f"apiBurstLimit ({burst}) must be >= apiRateLimit ({rate})")
+    origin = str(get("webOrigin") or "").strip().rstrip("/")
+    if origin and not _WEB_ORIGIN.match(origin):
+        raise ConfigError(
+            f"webOrigin: one origin like https://twin.example.com (no path, no '*'); got {origin!r}"
+        )
+    endpoint = str(get("lmiEndpointName") or "").strip()
+    if endpoint and not _ENDPOINT_NAME.match(endpoint):
+        raise ConfigError(
+            f"lmiEndpointName: lowercase letters, digits and '-', max 63 (SageMaker ARNs are lowercase); "
+            f"got {endpoint!r}"
+        )
+    variant = str(get("lmiVariantName") or default.lmi_variant_name).strip()
+    if not re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", variant):
+        raise ConfigError(f"lmiVariantName: a SageMaker production variant name, got {variant!r}")
+    return ApiConfig(
+        rate_limit=rate,
+        burst_limit=burst,
+        monthly_quota=_int_or(get, "apiMonthlyQuota", default.monthly_quota, 1, 1_000_000_000),
+        integration_timeout_seconds=_int_or(
+            get,
+            "apiIntegrationTimeoutSeconds",
+            default.integration_timeout_seconds,
+            1,
+            MAX_INTEGRATION_TIMEOUT_S,
+        ),
+        web_origin=origin,
+        lmi_endpoint_name=endpoint,
+        lmi_variant_name=variant,
+        traces_retention_days=_int_or(get, "tracesRetentionDays", default.traces_retention_days, 1, 3650),
+        latency_alarm_ms=_int_or(get, "apiLatencyAlarmMs", default.latency_alarm_ms, 100, 300_000),
+    )
+
+
 def env_var_for(key: str) -> str:
     """``crawlMaxConcurrency`` -> ``LLM_TWIN_CDK_CRAWL_MAX_CONCURRENCY``."""
     return "LLM_TWIN_CDK_" + re.sub(r"(?<!^)(?=[A-Z])", "_", key).upper()
@@ -272,6 +337,7 @@ def config_from_values(get: Callable[[str], Any]) -> InfraConfig:
         vector=_parse_vector(get),
         features=_parse_features(get),
         alarm_email=_parse_email(get("alarmEmail")),
+        api=_parse_api(get),
     )
 
 

@@ -1,7 +1,8 @@
 """Stacks: stateful data apart from the capabilities that compute on it."""
 
+from infra.stacks.api_stack import LlmTwinApiStack
 from infra.stacks.collection_stack import LlmTwinCollectionStack
 from infra.stacks.data_stack import LlmTwinDataStack
 from infra.stacks.features_stack import LlmTwinFeaturesStack
 
-__all__ = ["LlmTwinCollectionStack", "LlmTwinDataStack", "LlmTwinFeaturesStack"]
+__all__ = ["LlmTwinApiStack", "LlmTwinCollectionStack", "LlmTwinDataStack", "LlmTwinFeaturesStack"]

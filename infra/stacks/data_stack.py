@@ -13,13 +13,15 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.constructs.log_encryption import LogEncryption
+from infra.constructs.traces import PromptTraces
 from infra.constructs.vector_index import VectorIndex
 from infra.constructs.warehouse import Warehouse
 
 
 class LlmTwinDataStack(Stack):
     """Exposes ``warehouse`` (:class:`Warehouse`), ``log_encryption`` (:class:`LogEncryption`) and
-    ``vector_index`` (:class:`VectorIndex`; compute stacks grant their roles on it)."""
+    ``vector_index`` (:class:`VectorIndex`; compute stacks grant their roles on it) and ``traces``
+    (:class:`PromptTraces`, the API's prompt traces)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: Any) -> None:
         super().__init__(
@@ -32,6 +34,7 @@ class LlmTwinDataStack(Stack):
         self.warehouse = Warehouse(self, "Warehouse", config=config)
         self.log_encryption = LogEncryption(self, "LogEncryption", config=config)
         self.vector_index = VectorIndex(self, "VectorIndex", config=config, log_key=self.log_encryption.key)
+        self.traces = PromptTraces(self, "PromptTraces", config=config)
 
         table = self.warehouse.table
         CfnOutput(self, "WarehouseTableName", value=table.table_name, description="LLM_TWIN_TABLE_NAME")
@@ -57,4 +60,10 @@ class LlmTwinDataStack(Stack):
             "VectorIndexName",
             value=self.vector_index.index_name,
             description="LLM_TWIN_INDEX_NAME (alias created by the indexer)",
+        )
+        CfnOutput(
+            self,
+            "PromptTracesTableName",
+            value=self.traces.table.table_name,
+            description="LLM_TWIN_TRACES_TABLE_NAME",
         )

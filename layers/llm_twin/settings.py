@@ -98,6 +98,42 @@ class Settings(BaseSettings):
         0, ge=0, description="Replicas per index (0 on a one-node domain; 1 with two or more data nodes)."
     )
 
+    # --- LLM (llm/) ------------------------------------------------------------------------------
+    llm: Literal["lmi-local", "lmi-sagemaker", "bedrock"] = Field(
+        "lmi-local",
+        description="lmi-local: an LMI-protocol server at LLM_TWIN_LMI_URL (inference/local_server.py); "
+        "lmi-sagemaker: the SageMaker LMI endpoint LLM_TWIN_LMI_ENDPOINT_NAME; bedrock: Bedrock Converse.",
+    )
+    lmi_url: str = Field(
+        "http://127.0.0.1:8080", description="Base URL of an LMI-protocol server (POST <url>/invocations)."
+    )
+    lmi_endpoint_name: str | None = Field(None, description="SageMaker LMI endpoint name (set by CDK).")
+    lmi_model_name: str = Field(
+        "llm-twin", description="Model name reported in generations when the server does not name one."
+    )
+    lmi_timeout_s: float = Field(60.0, gt=0, description="Read timeout of one LMI invocation.")
+    lmi_connect_timeout_s: float = Field(5.0, gt=0, description="Connect timeout to the LMI endpoint.")
+    local_model_dir: Path | None = Field(
+        None,
+        description="A transformers model folder served locally; default: the newest folder under "
+        "<home>/models/twin/ (fine-tuned), else SmolLM2-135M-Instruct converted under <home>/models/.",
+    )
+    local_max_body_bytes: int = Field(
+        1_000_000, gt=0, description="Request body cap of the local LMI server (413 above it)."
+    )
+    bedrock_chat_model_id: str = Field(
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        description="Bedrock model (or inference profile) id of the bedrock chat model.",
+    )
+
+    # --- API (lambdas/api; set by CDK) ------------------------------------------------------------
+    traces_table_name: str | None = Field(
+        None, description="DynamoDB table of prompt traces (partition key pk = trace id); None: no traces."
+    )
+    traces_retention_days: int = Field(
+        30, ge=1, description="Prompt traces expire (DynamoDB TTL attribute expires_at) after this many days."
+    )
+
     @field_validator("bedrock_embedding_dimensions")
     @classmethod
     def _titan_dimensions(cls, value: int) -> int:

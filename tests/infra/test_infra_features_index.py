@@ -71,7 +71,9 @@ def test_domain_is_a_small_encrypted_https_only_domain(domain: dict[str, Any]) -
 
 def test_access_policy_allows_exactly_the_indexer_role(synth: Any, domain: dict[str, Any]) -> None:
     policy = domain["Properties"]["AccessPolicies"]
-    (statement,) = policy["Statement"]
+    # ReadWrite: the indexer; Read + Search: the API function (test_infra_api_iam.py).
+    assert [s["Sid"] for s in policy["Statement"]] == ["ReadWrite", "Read", "Search"]
+    statement = policy["Statement"][0]
     assert statement["Effect"] == "Allow"
     assert "*" not in json.dumps(statement["Principal"])  # never anonymous
     assert statement["Principal"] == {"AWS": ROOT}  # the account, narrowed by the condition below

@@ -12,25 +12,43 @@ from infra.nag import MIN_REASON_LENGTH
 pytestmark = pytest.mark.infra
 
 DOMAIN_PATHS = "arn:<AWS::Partition>:es:<AWS::Region>:<AWS::AccountId>:domain/llm-twin-dev/*"
+# The API function may POST only to the index alias' query APIs (VectorIndex.grant_read).
+SEARCH_PATHS = [
+    f"arn:<AWS::Partition>:es:<AWS::Region>:<AWS::AccountId>:domain/llm-twin-dev/llm-twin-chunks*/{api}"
+    for api in ("_search", "_msearch", "_count", "_mget")
+]
 
 # Every acknowledgment in the app: rule id -> constructs (path suffixes) it is allowed on.
 EXPECTED_ACKNOWLEDGMENTS = {
-    "AwsSolutions-L1": {"Validate/Function", "Crawl/Function", "Finalize/Function", "Indexer/Function"},
+    "AwsSolutions-L1": {
+        "Validate/Function",
+        "Crawl/Function",
+        "Finalize/Function",
+        "Indexer/Function",
+        "Api/Handler/Function",
+    },
     "AwsSolutions-IAM5[Resource::*]": {
         "Validate/Role",
         "Crawl/Role",
         "Finalize/Role",
         "StateMachine/Role",
         "Indexer/Role",
+        "Api/Handler/Role",
     },
-    # OpenSearch HTTP permissions are path-scoped under the domain ARN (the feature indexer's role).
-    f"AwsSolutions-IAM5[Resource::{DOMAIN_PATHS}]": {"Indexer/Role"},
+    # OpenSearch HTTP permissions are path-scoped under the domain ARN (the indexer's and the API's roles).
+    f"AwsSolutions-IAM5[Resource::{DOMAIN_PATHS}]": {"Indexer/Role", "Api/Handler/Role"},
+    **{f"AwsSolutions-IAM5[Resource::{path}]": {"Api/Handler/Role"} for path in SEARCH_PATHS},
     "AwsSolutions-SQS3": {"RecrawlSchedule/DeadLetterQueue", "FeatureIndexer/DeadLetterQueue"},
     # The vector index domain: public endpoint + IAM, no IP allowlist, no dedicated masters, one AZ.
     "AwsSolutions-OS1": {"VectorIndex/Domain"},
     "AwsSolutions-OS3": {"VectorIndex/Domain"},
     "AwsSolutions-OS4": {"VectorIndex/Domain"},
     "AwsSolutions-OS7": {"VectorIndex/Domain"},
+    # The REST API: no WAF (cost), API keys instead of an authorizer / Cognito, no execution logs.
+    "AwsSolutions-APIG3": {"Api/RestApi"},
+    "AwsSolutions-APIG4": {"Api/RestApi"},
+    "AwsSolutions-COG4": {"Api/RestApi"},
+    "AwsSolutions-APIG6": {"Api/RestApi"},
 }
 
 

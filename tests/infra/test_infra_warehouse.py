@@ -13,7 +13,10 @@ pytestmark = pytest.mark.infra
 
 @pytest.fixture(scope="module")
 def table(synth: Any) -> dict[str, Any]:
-    return synth.only("LlmTwinDataStack", "AWS::DynamoDB::Table")
+    # The data stack also holds the API's prompt traces table (test_infra_api_traces.py).
+    return synth.templates["LlmTwinDataStack"]["Resources"][
+        synth.logical_id(synth.stacks.data.warehouse.table)
+    ]
 
 
 def test_table_matches_the_schema_module(table: dict[str, Any]) -> None:

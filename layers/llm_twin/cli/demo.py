@@ -21,7 +21,10 @@ from llm_twin.features.factory import build_feature_service
 from llm_twin.features.models import SearchFilters
 from llm_twin.features.retrieval import search_chunks
 from llm_twin.ids import author_id
+from llm_twin.local.llm import local_llm
 from llm_twin.local.server import apply_environment
+from llm_twin.rag.factory import build_rag_service
+from llm_twin.rag.models import DraftRequest, RagAnswer, RagRequest
 from llm_twin.sample.server import SampleSite
 from llm_twin.settings import Settings
 from llm_twin.warehouse.transfer import export_jsonl
@@ -44,9 +47,24 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     home.mkdir(parents=True)
     # The sample site is on loopback, which the SSRF guard refuses unless allowed by setting; the
     # handlers read their settings from the environment, as on Lambda.
-    saved = apply_environment({"LLM_TWIN_CRAWL_ALLOW_HOSTS": LOOPBACK, "LLM_TWIN_HOME": str(home)})
+    saved = apply_environment(
+        {
+            "LLM_TWIN_CRAWL_ALLOW_HOSTS": LOOPBACK,
+            "LLM_TWIN_HOME": str(home),
+            # SmolLM2-135M cannot produce the self-query JSON reliably: the rules extract filters.
+            "LLM_TWIN_RAG_SELF_QUERY": "false",
+            "LLM_TWIN_RAG_ANSWER_MAX_TOKENS": "160",
+            "LLM_TWIN_RAG_DRAFT_MAX_TOKENS": "200",
+        }
+    )
     try:
-        _run(settings.model_copy(update={"home": home, "crawl_allow_hosts": [LOOPBACK]}))
+        # The local model's safetensors copy is cached under the main home, not the demo's (wiped).
+        with local_llm(settings) as llm_settings:
+            _run(
+                settings.model_copy(
+                    update={"home": home, "crawl_allow_hosts": [LOOPBACK], "lmi_url": llm_settings.lmi_url}
+                )
+            )
     finally:
         apply_environment(saved)
     print(f"\nState kept in {home} — try: llm-twin --home {home} runs")
@@ -106,3 +124,28 @@ def _run(settings: Settings) -> None:
             for hit in search_chunks(service, question, k=3, filters=filters):
                 chunk = hit.chunk
                 print(f"     {hit.score:.3f}  {chunk.title} [{chunk.platform}] {chunk.link}")
+
+        _stage(7, "Ask the twin (RAG: hybrid retrieval → rerank → SmolLM2 behind the local LMI server)")
+        rag = build_rag_service(local.settings)
+        for question in DEMO_QUESTIONS[:2]:
+            began = time.perf_counter()
+            answer = rag.answer(RagRequest(query=question, author=author, k=3, expand=False))
+            print(f"   ? {question}   ({time.perf_counter() - began:.1f} s)")
+            _print_answer(answer)
+        began = time.perf_counter()
+        draft = rag.draft(
+            DraftRequest(prompt="Why idempotent pipelines let you sleep at night", author=author)
+        )
+        print(f"\n   Draft a LinkedIn post ({time.perf_counter() - began:.1f} s):")
+        _print_answer(draft)
+        print(f"\n   Prompt traces: {local.settings.home / 'traces.jsonl'} (llm-twin traces)")
+
+
+def _print_answer(answer: RagAnswer) -> None:
+    for line in answer.answer.strip().splitlines() or ["(empty)"]:
+        print(f"     {line}")
+    seen: dict[str, str] = {}
+    for source in answer.sources:
+        seen.setdefault(source.link, source.title)
+    for link, title in seen.items():
+        print(f"     - {title} — {link}")

@@ -19,7 +19,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from llm_twin.cli import collect, demo, features, warehouse
+    from llm_twin.cli import collect, demo, features, rag, warehouse
 
     parser = argparse.ArgumentParser(
         prog="llm-twin", description="An LLM twin: collect, index, train, serve."
@@ -63,6 +63,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--author", help="only this author's writing (full name)")
     p.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("ask", rag.cmd_ask, "ask the twin: a RAG answer with sources")
+    p.add_argument("question")
+    p.add_argument("--author", help="only this author's writing (full name)")
+    p.add_argument("-k", type=int, default=5, help="chunks in the prompt (default 5)")
+    p.add_argument("--no-expand", action="store_true", help="skip LLM query expansion (faster)")
+    p.add_argument("--json", action="store_true", help='print {"answer", "sources": [...]}')
+
+    p = add("generate", rag.cmd_generate, "draft a LinkedIn post or an article in the author's voice")
+    p.add_argument("prompt")
+    p.add_argument("--kind", choices=["linkedin_post", "article"], default="linkedin_post")
+    p.add_argument("--link", help="an external resource to draw on (fetched through the SSRF guard)")
+    p.add_argument("--author", help="the author's full name")
+    p.add_argument("--json", action="store_true")
+
+    p = add("serve", rag.cmd_serve, "the local API and web page on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
+    p = add("traces", rag.cmd_traces, "recent prompt traces (query, filters, stages, latency)")
+    p.add_argument("--limit", type=int, default=10)
     p.add_argument("--json", action="store_true")
 
     p = add("warehouse", _need_action, "export or import the warehouse as JSONL")

@@ -1,0 +1,1 @@
+"""Prompt formats shared by dataset generation, training and serving."""

@@ -1,0 +1,136 @@
+"""The local LMI-protocol server with the real SmolLM2, and the LMI client against it (loopback only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from inference.local_server import LocalLmiServer
+from llm_twin.llm.lmi import HttpTransport, LmiChatModel
+from llm_twin.llm.local_model import LocalChatModel
+from llm_twin.llm.ports import ChatMessage, GenerationParams
+from llm_twin.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+QUESTION = [ChatMessage(role="user", content="What is the capital of France?")]
+
+
+@pytest.fixture(scope="module")
+def server(smollm2: LocalChatModel) -> Iterator[LocalLmiServer]:
+    with LocalLmiServer(smollm2, max_body_bytes=10_000) as running:
+        running.wait_ready(timeout=120)
+        yield running
+
+
+def post(server: LocalLmiServer, body: object, **kwargs: object) -> requests.Response:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return requests.post(f"{server.url}/invocations", data=data, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+def test_ping(server: LocalLmiServer) -> None:
+    response = requests.get(f"{server.url}/ping", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == {"status": "healthy"}
+
+
+def test_inputs_body(server: LocalLmiServer) -> None:
+    prompt = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    response = post(server, {"inputs": prompt, "parameters": {"max_new_tokens": 8, "do_sample": False}})
+    assert response.status_code == 200
+    assert set(response.json()) == {"generated_text"}
+    assert "Paris" in response.json()["generated_text"]
+
+
+def test_messages_body(server: LocalLmiServer) -> None:
+    body = {"messages": [m.model_dump() for m in QUESTION], "max_tokens": 8, "temperature": 0}
+    answer = post(server, body).json()
+    assert answer["object"] == "chat.completion" and answer["id"].startswith("chatcmpl-")
+    (choice,) = answer["choices"]
+    assert choice["index"] == 0 and choice["message"]["role"] == "assistant"
+    assert "Paris" in choice["message"]["content"]
+    assert choice["finish_reason"] in {"stop", "length"}
+    usage = answer["usage"]
+    assert 0 < usage["completion_tokens"] <= 8 and usage["prompt_tokens"] > 10
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_stop_and_length(server: LocalLmiServer) -> None:
+    body = {
+        "messages": [{"role": "user", "content": "Count from 1 to 9."}],
+        "max_tokens": 8,
+        "temperature": 0,
+    }
+    stopped = post(server, {**body, "stop": ["2"]}).json()["choices"][0]
+    assert "2" not in stopped["message"]["content"] and stopped["finish_reason"] == "stop"
+    cut = post(server, {**body, "max_tokens": 3}).json()
+    assert cut["choices"][0]["finish_reason"] == "length" and cut["usage"]["completion_tokens"] == 3
+
+
+def test_sampling(server: LocalLmiServer) -> None:
+    body = {
+        "inputs": "Once upon a time",
+        "parameters": {"max_new_tokens": 3, "temperature": 0.9, "top_p": 0.9},
+    }
+    response = post(server, body)
+    assert response.status_code == 200 and response.json()["generated_text"]
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"{not json", "not valid JSON"),
+        ([1, 2], "JSON object"),
+        ({"inputs": ""}, "inputs"),
+        ({"inputs": "x", "parameters": {"max_new_tokens": 0}}, "max_new_tokens"),
+        ({"inputs": "x", "parameters": {"beam_width": 4}}, "unsupported"),
+        ({"inputs": "x", "parameters": {"do_sample": "yes"}}, "do_sample"),
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "role"),
+        ({"messages": [{"role": "user", "content": "x"}], "temperature": 5}, "temperature"),
+        ({"messages": [{"role": "user", "content": "x"}], "stop": [1]}, "stop"),
+        ({"messages": [{"role": "user", "content": "x"}], "stream": True}, "stream"),
+    ],
+)
+def test_bad_bodies_are_400(server: LocalLmiServer, body: object, needle: str) -> None:
+    response = post(server, body)
+    assert response.status_code == 400
+    assert needle in response.json()["error"]
+
+
+def test_body_cap_and_routes(server: LocalLmiServer) -> None:
+    assert post(server, {"inputs": "x" * 20_000}).status_code == 413
+    assert requests.get(f"{server.url}/nope", timeout=5).status_code == 404
+
+
+def test_client_round_trip(server: LocalLmiServer) -> None:
+    settings = Settings(lmi_url=server.url)
+    chat = LmiChatModel(settings, HttpTransport(settings.lmi_url))
+    generation = chat.generate(QUESTION, GenerationParams(max_new_tokens=8))
+    assert "Paris" in generation.text
+    assert generation.model == "smollm2-135m-instruct"
+    assert generation.prompt_tokens and generation.completion_tokens
+    assert generation.text == server.model.generate(QUESTION, GenerationParams(max_new_tokens=8)).text
+
+
+class _SlowModel:
+    model_name = "slow"
+    loaded = False
+
+    def load(self) -> None:
+        import time
+
+        time.sleep(30)
+
+    def complete(self, prompt: str, params: GenerationParams | None = None) -> object:
+        raise AssertionError("not loaded")
+
+
+def test_503_while_loading() -> None:
+    with LocalLmiServer(_SlowModel()) as loading:  # type: ignore[arg-type]
+        assert requests.get(f"{loading.url}/ping", timeout=5).status_code == 503
+        response = post(loading, {"inputs": "x"})
+        assert response.status_code == 503 and response.headers["Retry-After"]
