@@ -44,3 +44,30 @@ def crawl_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
 def local_aws(crawl_env: Settings) -> Iterator[LocalAws]:
     with LocalAws(crawl_env) as local:
         yield local
+
+
+@pytest.fixture
+def indexed_sample(local_aws: LocalAws, site: SampleSite, tmp_path: Path) -> Settings:
+    """The whole sample author collected (entry links + LinkedIn export) and indexed; the settings
+    of the local AWS holding it."""
+    from llm_twin.cli.collect import collect
+    from llm_twin.cli.session import LocalSession
+    from llm_twin.collection.factory import collection_service
+    from llm_twin.crawling.linkedin import parse_linkedin_export
+
+    session = LocalSession(local_aws, local_aws.restore_cursor)
+    collect(session.settings, site.author_name, site.entry_links())
+    archive = site.write_linkedin_export(tmp_path / "export.zip")
+    posts = parse_linkedin_export(archive, site.author_name)
+    collection_service(session.settings).import_documents(site.author_name, posts)
+    assert not session.sync_features().pending
+    return session.settings
+
+
+def load_sample_questions() -> list[dict]:
+    """The labeled retrieval questions of the sample author (layers/llm_twin/sample/questions.jsonl)."""
+    import json
+    from importlib.resources import files
+
+    text = files("llm_twin.sample").joinpath("questions.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -9,18 +9,14 @@ import time
 
 import pytest
 
-from llm_twin.cli.collect import collect
-from llm_twin.cli.session import LocalSession
-from llm_twin.collection.factory import collection_service
-from llm_twin.crawling.linkedin import parse_linkedin_export
 from llm_twin.features.factory import feature_service
 from llm_twin.features.models import SearchFilters
-from llm_twin.local.aws import LocalAws
 from llm_twin.rag.hybrid import HybridRetriever
 from llm_twin.rag.rerank import LocalReranker, NoReranker
 from llm_twin.rag.settings import RagSettings
 from llm_twin.sample.server import SampleSite
-from tests.features.test_retrieval_quality import load_questions
+from llm_twin.settings import Settings
+from tests.conftest import load_sample_questions
 
 pytestmark = pytest.mark.slow
 K = 5
@@ -52,20 +48,13 @@ def metrics(ranked_docs: list[list[str]], questions: list[dict]) -> dict[str, fl
 
 
 def test_local_rescoring_is_not_worse_than_fusion_alone(
-    local_aws: LocalAws, site: SampleSite, tmp_path, capsys: pytest.CaptureFixture[str]
+    indexed_sample: Settings, site: SampleSite, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    session = LocalSession(local_aws, local_aws.restore_cursor)
-    collect(session.settings, site.author_name, site.entry_links())
-    archive = site.write_linkedin_export(tmp_path / "export.zip")
-    posts = parse_linkedin_export(archive, site.author_name)
-    collection_service(session.settings).import_documents(site.author_name, posts)
-    assert not session.sync_features().pending
-
-    service = feature_service(session.settings)
+    service = feature_service(indexed_sample)
     filters = SearchFilters(author_ids=["nell-harrowgate"])
     retriever = HybridRetriever(service)
     rerankers = {"fusion": NoReranker(), "fusion+rerank": LocalReranker(service)}
-    questions = load_questions()
+    questions = load_sample_questions()
     runs: dict[str, list[list[str]]] = {"dense only": [], **{name: [] for name in rerankers}}
     latency: dict[str, float] = {}
     dense_top: dict[str, list] = {}
