@@ -21,6 +21,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from bench.report import write_section
+
 PARAGRAPH = (
     "Retrieval quality is mostly a data problem. Before tuning the index, read the chunks you feed it, "
     "check that headings survived cleaning and that code blocks were not split mid-function. "
@@ -144,21 +146,7 @@ def main() -> None:
     text = report(args.pages, args.repeats, results)
     print(text)
     if args.write:
-        write_section(args.write, "Crawl throughput", text)
-
-
-def write_section(path: Path, title: str, text: str) -> None:
-    """Replace (or append) the ``## title`` section of a markdown file."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    head = f"## {title}\n"
-    start = current.find(head)
-    section = f"{head}\n_{time.strftime('%Y-%m-%d')}, `python -m bench.crawl`_\n\n{text}\n"
-    if start < 0:
-        updated = current.rstrip("\n") + "\n\n" + section
-    else:
-        end = current.find("\n## ", start + len(head))
-        updated = current[:start] + section + (current[end + 1 :] if end >= 0 else "")
-    path.write_text(updated)
+        write_section(args.write, "Crawl throughput", text, command="python -m bench.crawl")
 
 
 if __name__ == "__main__":
