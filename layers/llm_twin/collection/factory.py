@@ -6,16 +6,12 @@ configures it, and as the local runtime exports it) and reused while that config
 
 from __future__ import annotations
 
-from threading import Lock
-
 from llm_twin.collection.service import CollectionService
+from llm_twin.composition import PerConfiguration
 from llm_twin.crawling.dispatcher import Dispatcher
 from llm_twin.crawling.fetcher import Fetcher
 from llm_twin.settings import Settings
 from llm_twin.warehouse.repository import Warehouse
-
-_services: dict[str, CollectionService] = {}
-_lock = Lock()
 
 
 def build_collection_service(settings: Settings) -> CollectionService:
@@ -28,12 +24,4 @@ def build_collection_service(settings: Settings) -> CollectionService:
     )
 
 
-def collection_service(settings: Settings | None = None) -> CollectionService:
-    """The service for the current configuration (one per distinct configuration per process)."""
-    settings = settings or Settings()
-    key = settings.model_dump_json()
-    with _lock:
-        service = _services.get(key)
-        if service is None:
-            service = _services[key] = build_collection_service(settings)
-        return service
+collection_service = PerConfiguration[CollectionService](build_collection_service)

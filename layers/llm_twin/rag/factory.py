@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from threading import Lock
-
+from llm_twin.composition import PerConfiguration
 from llm_twin.crawling.fetcher import Fetcher
 from llm_twin.features.factory import feature_service
 from llm_twin.llm.lmi import make_chat_model
@@ -11,9 +10,6 @@ from llm_twin.rag.service import RagService
 from llm_twin.rag.traces import make_trace_sink
 from llm_twin.settings import Settings
 from llm_twin.warehouse.repository import Warehouse
-
-_services: dict[str, RagService] = {}
-_lock = Lock()
 
 
 def build_rag_service(settings: Settings) -> RagService:
@@ -26,12 +22,4 @@ def build_rag_service(settings: Settings) -> RagService:
     )
 
 
-def rag_service(settings: Settings | None = None) -> RagService:
-    """One service per configuration per process (model clients and the index are reused)."""
-    settings = settings or Settings()
-    key = settings.model_dump_json()
-    with _lock:
-        service = _services.get(key)
-        if service is None:
-            service = _services[key] = build_rag_service(settings)
-        return service
+rag_service = PerConfiguration[RagService](build_rag_service)
