@@ -9,6 +9,7 @@ from llm_twin.cli import render
 from llm_twin.cli.session import local_session
 from llm_twin.collection.events import CollectionRequest, RunSummary
 from llm_twin.collection.factory import collection_service
+from llm_twin.collection.service import lambda_error_message
 from llm_twin.crawling.linkedin import parse_linkedin_export
 from llm_twin.errors import InvalidInputError
 from llm_twin.local.workflows import run_workflow
@@ -23,18 +24,9 @@ def collect(settings: Settings, author: str, links: list[str]) -> RunSummary:
     request = CollectionRequest(author=author, links=links, run_id=new_run_id())
     execution = run_workflow(COLLECTION, request.model_dump(exclude_none=True), settings, name=request.run_id)
     if execution.status != "SUCCEEDED":
-        raise InvalidInputError(f"collection failed: {execution.error}: {_message(execution.cause)}")
+        reason = lambda_error_message(execution.cause)
+        raise InvalidInputError(f"collection failed: {execution.error}: {reason}")
     return RunSummary.model_validate(execution.output)
-
-
-def _message(cause: str | None) -> str:
-    import json
-
-    try:
-        parsed = json.loads(cause or "")
-    except ValueError:
-        return cause or ""
-    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else str(cause)
 
 
 def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:

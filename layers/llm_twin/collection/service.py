@@ -217,15 +217,21 @@ def _report(
     )
 
 
-def _failure_reason(failure: CrawlFailure) -> str:
-    """Lambda errors reach the Catch as ``{"errorMessage", "errorType", ...}`` in ``Cause``."""
-    message = failure.cause or ""
+def lambda_error_message(cause: str | None) -> str:
+    """Lambda errors reach Step Functions as ``{"errorMessage", "errorType", ...}`` in ``Cause``:
+    the message, or the raw cause when it is not such a document."""
+    message = cause or ""
     try:
         parsed = json.loads(message)
         if isinstance(parsed, dict) and parsed.get("errorMessage"):
             message = str(parsed["errorMessage"])
     except ValueError:
         pass
+    return message
+
+
+def _failure_reason(failure: CrawlFailure) -> str:
+    message = lambda_error_message(failure.cause)
     return f"{failure.error}: {message}" if message else failure.error
 
 
