@@ -8,7 +8,7 @@ from llm_twin.domain.models import Category, Platform
 from llm_twin.rag.models import QueryFilters
 from llm_twin.rag.parsing import first_json
 from llm_twin.rag.self_query import SelfQuery, rule_filters
-from tests.features.test_retrieval_quality import load_questions
+from tests.conftest import load_sample_questions
 from tests.rag.fakes import Directory, ScriptedChatModel, failing
 
 AUTHORS = Directory("Ada Quill", "Bruno Vale")
@@ -96,7 +96,7 @@ def test_rules(question: str, expected: dict) -> None:
 
 def test_rules_never_contradict_the_sample_labels() -> None:
     """On the labeled questions, rules may say nothing, never something wrong."""
-    for question in load_questions():
+    for question in load_sample_questions():
         filters = rule_filters(question["question"], [])
         if filters.platforms:
             assert [p.value for p in filters.platforms] == [question.get("platform")], question
