@@ -1,6 +1,8 @@
 """The RAG inference API: API Gateway (REST, regional, stage ``v1``) -> one proxy integration -> ``api``.
 
-Every method except the CORS preflight requires an API key; one key, in one usage plan (throttle + a
+Every method requires an API key except the CORS preflights and ``GET`` of the public paths
+(``/health``, ``/openapi.json``: one definition, ``llm_twin.api.app.PUBLIC_PATHS``, which the local
+server applies too); one key, in one usage plan (throttle + a
 monthly quota per key). The stage throttles every method too (bounding all callers, keys or not), writes
 JSON access logs to a KMS-encrypted log group and traces with X-Ray. Routing, body validation and the
 small body limit are the handler's (powertools ``APIGatewayRestResolver``); API Gateway only caps bodies
@@ -28,6 +30,7 @@ from infra.constructs.shared_layer import SharedLayer
 from infra.constructs.traces import PromptTraces
 from infra.constructs.vector_index import VectorIndex, pin_role_name
 from infra.constructs.warehouse import Warehouse
+from llm_twin.api.app import PUBLIC_PATHS
 
 SERVICE = "api"
 HANDLER = "api"
@@ -217,6 +220,10 @@ class Api(Construct):
             request_validator=validator,
             request_parameters={"method.request.path.proxy": True},
         )
+        for path in sorted(PUBLIC_PATHS):  # more specific than {proxy+}: these methods take the request
+            self.rest_api.root.add_resource(path.strip("/")).add_method(
+                "GET", integration, api_key_required=False, request_validator=validator
+            )
         if api.web_origin:
             # Browsers only see API Gateway's own errors (403 missing key, 429 throttled) with CORS headers.
             for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from llm_twin.api.app import PUBLIC_PATHS
+
 pytestmark = pytest.mark.infra
 
 STACK = "LlmTwinApiStack"
@@ -39,11 +41,14 @@ def test_one_regional_api_with_a_proxy_integration(synth: Any) -> None:
     api = synth.only(STACK, "AWS::ApiGateway::RestApi")["Properties"]
     assert api["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     assert (api["Name"], api["ApiKeySourceType"]) == ("llm-twin-dev-api", "HEADER")
-    (proxy,) = synth.resources(STACK, "AWS::ApiGateway::Resource").values()
-    assert proxy["Properties"]["PathPart"] == "{proxy+}"
+    parts = sorted(
+        r["Properties"]["PathPart"] for r in synth.resources(STACK, "AWS::ApiGateway::Resource").values()
+    )
+    assert parts == ["health", "openapi.json", "{proxy+}"]
     function = {"Fn::GetAtt": [synth.logical_id(synth.stacks.api.api.handler.function), "Arn"]}
     found = methods(template)
-    assert sorted(m["HttpMethod"] for m in found) == ["ANY", "ANY"]  # root + {proxy+}, no CORS without origin
+    # root + {proxy+}, GET of the two public paths, no CORS preflight without an origin
+    assert sorted(m["HttpMethod"] for m in found) == ["ANY", "ANY", "GET", "GET"]
     for method in found:
         integration = method["Integration"]
         assert (integration["Type"], integration["IntegrationHttpMethod"]) == ("AWS_PROXY", "POST")
@@ -52,15 +57,27 @@ def test_one_regional_api_with_a_proxy_integration(synth: Any) -> None:
     assert not synth.resources(STACK, "AWS::ApiGateway::GatewayResponse")
 
 
-def test_every_method_but_the_preflight_requires_an_api_key(synth: Any, custom: Any) -> None:
-    for template in (synth.templates[STACK], custom.templates[STACK]):
+def test_every_method_but_preflights_and_public_gets_requires_an_api_key(synth: Any, custom: Any) -> None:
+    for result in (synth, custom):
+        template = result.templates[STACK]
+        path_of = {
+            logical_id: "/" + r["Properties"]["PathPart"]
+            for logical_id, r in result.resources(STACK, "AWS::ApiGateway::Resource").items()
+        }
+        public = []
         for method in methods(template):
+            path = path_of.get(method["ResourceId"].get("Ref", ""), "/")
             if method["HttpMethod"] == "OPTIONS":
                 assert method.get("ApiKeyRequired", False) is False
                 assert method["AuthorizationType"] == "NONE"
                 assert method["Integration"]["Type"] == "MOCK"
+            elif path in PUBLIC_PATHS:
+                assert (method["HttpMethod"], method["ApiKeyRequired"]) == ("GET", False), method
+                assert method["Integration"]["Type"] == "AWS_PROXY"
+                public.append(path)
             else:
                 assert method["ApiKeyRequired"] is True, method
+        assert sorted(public) == sorted(PUBLIC_PATHS)
 
 
 def test_request_validation(synth: Any) -> None:
@@ -110,7 +127,7 @@ def test_stage_throttling_access_logs_and_tracing(synth: Any) -> None:
 def test_cors_only_for_the_configured_origin(custom: Any) -> None:
     template = custom.templates[STACK]
     options = [m for m in methods(template) if m["HttpMethod"] == "OPTIONS"]
-    assert len(options) == 2  # root and {proxy+}
+    assert len(options) == 4  # root, {proxy+} and the two public paths
     for method in options:
         (response,) = method["Integration"]["IntegrationResponses"]
         params = response["ResponseParameters"]
