@@ -27,6 +27,8 @@ class FakeRag:
 
     def _answer(self, text: str) -> RagAnswer:
         source = Source(
+            number=1,
+            cited=True,
             title="A post",
             link="https://example.com/post",
             platform="blog",

@@ -61,6 +61,10 @@ def test_an_answer_calls_the_model_once_and_marks_citations(features) -> None:
     answer, trace = outcome.answer, outcome.trace
     assert answer.grounded and answer.sources[0].chunk_id == "ada-sourdough#0000"
     assert trace.cited == [1] and trace.source_numbers["ada-sourdough#0000"] == 1
+    numbers = {s.chunk_id: s.number for s in answer.sources}
+    assert numbers == trace.source_numbers  # the API's sources carry the prompt's [n]
+    assert [s.cited for s in answer.sources] == [s.number == 1 for s in answer.sources]
+    assert any(not s.cited for s in answer.sources)  # [2], [3] ... were given but not cited
     assert (
         len(trace.expanded_queries) == 3
         and trace.expanded_queries[0] == "How do I feed my sourdough starter?"

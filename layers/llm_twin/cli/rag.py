@@ -16,9 +16,13 @@ from llm_twin.settings import Settings
 def print_answer(answer: RagAnswer) -> None:
     print(answer.answer.strip())
     if answer.sources:
-        print("\nSources:")
-        for number, source in enumerate(answer.sources, 1):
-            print(f"  [{number}] {source.title} ({source.platform}) — {source.link}")
+        print("\nSources (* cited in the answer):")
+        seen: set[int] = set()
+        for source in answer.sources:  # one line per [n]: a document's chunks share its number
+            if source.number not in seen:
+                seen.add(source.number)
+                mark = "*" if source.cited else " "
+                print(f" {mark}[{source.number}] {source.title} ({source.platform}) — {source.link}")
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

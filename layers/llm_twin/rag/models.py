@@ -26,6 +26,8 @@ class DraftRequest(BaseModel):
 
 
 class Source(BaseModel):
+    number: int = Field(ge=1, description="The [n] of this source's document in the prompt and the answer.")
+    cited: bool = Field(description="Whether the answer cites [n].")
     title: str
     link: str
     platform: Platform

@@ -234,8 +234,11 @@ class RagService:
         return generation.text.strip()
 
     def _answer(self, text: str, context: Context, trace: RagTrace, *, grounded: bool) -> RagAnswer:
+        cited = cited_numbers(text, len(context.groups))
         sources = [
             Source(
+                number=group.number,
+                cited=group.number in cited,
                 title=c.chunk.title,
                 link=c.chunk.link,
                 platform=c.chunk.platform,
@@ -249,7 +252,7 @@ class RagService:
             for c in group.candidates
         ]
         trace.source_numbers = {c.chunk.chunk_id: g.number for g in context.groups for c in g.candidates}
-        trace.cited = cited_numbers(text, len(context.groups))
+        trace.cited = cited
         trace.answer, trace.grounded = text, grounded
         return RagAnswer(answer=text, sources=sources, trace_id=trace.trace_id, grounded=grounded)
 
