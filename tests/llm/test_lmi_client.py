@@ -63,6 +63,14 @@ def test_http_request_and_answer() -> None:
     }
 
 
+def test_repetition_penalty_is_sent_only_when_set() -> None:
+    with StubServer().reply(200, COMPLETION).reply(200, COMPLETION) as stub:
+        http_model(stub.url).generate(MESSAGES, GenerationParams(repetition_penalty=1.2))
+        http_model(stub.url).generate(MESSAGES, GenerationParams())
+    assert stub.requests[0].json()["repetition_penalty"] == 1.2
+    assert "repetition_penalty" not in stub.requests[1].json()  # 1.0: the server's default applies
+
+
 def test_generated_text_answer_is_accepted() -> None:
     with StubServer().reply(200, {"generated_text": "Plain."}) as stub:
         generation = http_model(stub.url).generate(MESSAGES)

@@ -70,6 +70,20 @@ def test_stop_and_length(server: LocalLmiServer) -> None:
     assert cut["choices"][0]["finish_reason"] == "length" and cut["usage"]["completion_tokens"] == 3
 
 
+def test_repetition_penalty_breaks_loops(server: LocalLmiServer) -> None:
+    loop = "The cat sat on the mat. " * 3  # greedy decoding repeats the sentence once more
+
+    def text(parameters: dict) -> str:
+        body = {"inputs": loop.strip(), "parameters": {"max_new_tokens": 24, **parameters}}
+        return post(server, body).json()["generated_text"]
+
+    assert "cat sat on the mat" in text({})
+    assert "cat sat on the mat" not in text({"repetition_penalty": 1.5})
+    chat = {"messages": [{"role": "user", "content": loop}], "max_tokens": 8, "temperature": 0}
+    assert post(server, {**chat, "repetition_penalty": 1.5}).status_code == 200  # the chat schema takes it
+    assert post(server, {**chat, "repetition_penalty": 0.5}).status_code == 400
+
+
 def test_sampling(server: LocalLmiServer) -> None:
     body = {
         "inputs": "Once upon a time",

@@ -161,6 +161,8 @@ def chat_body(messages: Sequence[ChatMessage], params: GenerationParams) -> dict
     }
     if params.stop:
         body["stop"] = list(params.stop)
+    if params.repetition_penalty != 1.0:
+        body["repetition_penalty"] = params.repetition_penalty  # a vLLM sampling parameter LMI passes on
     return body
 
 

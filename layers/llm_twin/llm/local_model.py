@@ -162,6 +162,8 @@ class LocalChatModel:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if params.stop:
             kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
+        if params.repetition_penalty != 1.0:
+            kwargs["repetition_penalty"] = params.repetition_penalty
         with self._generate_lock, torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         new_ids = output[0, prompt_tokens:].tolist()

@@ -19,6 +19,13 @@ class GenerationParams(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy decoding")
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     stop: list[str] = Field(default_factory=list, max_length=8)
+    repetition_penalty: float = Field(
+        1.0,
+        ge=1.0,
+        le=2.0,
+        description="> 1 lowers the odds of tokens already generated (transformers/vLLM semantics); 1 = off. "
+        "Small models loop without it. Bedrock's Converse API has no such knob: ignored there.",
+    )
 
 
 class Generation(BaseModel):

@@ -226,7 +226,10 @@ class RagService:
         trace.record("context", _stage(context.candidates))
         trace.tokens["context"] = context.tokens
         with clock("generate"):
-            generation = self._model.generate(messages, GenerationParams(max_new_tokens=max_tokens))
+            params = GenerationParams(
+                max_new_tokens=max_tokens, repetition_penalty=self.settings.repetition_penalty
+            )
+            generation = self._model.generate(messages, params)
         trace.tokens["prompt"] = generation.prompt_tokens or sum(
             self._counter.count(m.content) for m in messages
         )

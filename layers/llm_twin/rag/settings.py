@@ -25,6 +25,9 @@ class RagSettings(BaseSettings):
     link_max_bytes: int = Field(2_000_000, gt=0, description="Download cap for a draft's link.")
     answer_max_tokens: int = Field(256, ge=16, le=4096)
     draft_max_tokens: int = Field(512, ge=16, le=4096)
+    repetition_penalty: float = Field(
+        1.15, ge=1.0, le=2.0, description="For answers and drafts (1 = off): small models loop without it."
+    )
     aux_max_tokens: int = Field(160, ge=16, le=1024, description="Self-query and expansion replies.")
     # local rescoring weights (rerank.LocalReranker); see docs in rerank.py
     rerank_dense_weight: float = Field(0.6, ge=0)
