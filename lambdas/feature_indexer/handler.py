@@ -1,11 +1,14 @@
 """Feature pipeline: the warehouse table's DynamoDB stream → chunks and vectors in the index.
 
-Partial batch failures are reported per record (ReportBatchItemFailures): a poison record fails
-alone, Lambda retries from it (bisecting on AWS), and the rest of the batch is indexed.
+The batch is written to the index together (one lookup, one embedding call, one delete, one upsert —
+FeatureService.apply_stream_records); each record's outcome is then reported through powertools'
+BatchProcessor, so partial batch failures stay per record (ReportBatchItemFailures): a poison record
+fails alone, Lambda retries from it (bisecting on AWS), and the rest of the batch is indexed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -13,15 +16,14 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from llm_twin.features.factory import feature_service
+from llm_twin.features.service import ChangeOutcome, FeatureService, Outcome
 from llm_twin.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
-@tracer.capture_method
-def record_handler(record: DynamoDBRecord) -> str:
-    outcome = feature_service().apply_stream_record(record.raw_event)
-    if outcome.action != "ignored":
+def _report(outcome: ChangeOutcome) -> str:
+    if outcome.action not in ("ignored", "superseded"):
         logger.info(
             "document change applied",
             action=outcome.action,
@@ -35,10 +37,33 @@ def record_handler(record: DynamoDBRecord) -> str:
     return outcome.action
 
 
+def _record_handler(
+    service: FeatureService, records: list[dict[str, Any]]
+) -> Callable[[DynamoDBRecord], str]:
+    applied: dict[str, Outcome] = {}
+    for record, outcome in zip(records, service.apply_stream_records(records), strict=True):
+        if record.get("eventID"):
+            applied[str(record["eventID"])] = outcome
+
+    def record_handler(record: DynamoDBRecord) -> str:
+        outcome = applied.get(record.event_id or "")
+        if outcome is None:  # a record without an eventID: applied on its own
+            return _report(service.apply_stream_record(record.raw_event))
+        if isinstance(outcome, Exception):
+            raise outcome
+        return _report(outcome)
+
+    return record_handler
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = list(event.get("Records") or [])
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event,
+        record_handler=_record_handler(feature_service(), records),
+        processor=processor,
+        context=context,
     )

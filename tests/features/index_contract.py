@@ -319,6 +319,20 @@ class IndexContract:
         loaded.upsert([c.model_copy(update={"content_hash": "hash-2"}) for c in corpus()[:3]])
         assert loaded.document_hash("doc-0") == "hash-2"
 
+    def test_batched_lookup_and_delete(self, loaded: Any) -> None:
+        found = loaded.indexed_documents(["doc-0", HOSTILE_DOC, "missing", "doc-0"])
+        assert {doc: (d.content_hash, d.chunks) for doc, d in found.items()} == {
+            "doc-0": ("hash-1", 3),
+            HOSTILE_DOC: ("hash-1", 3),
+        }
+        assert loaded.indexed_documents([]) == {}
+        keep = [chunk_id("doc-3", 1)]
+        assert loaded.delete_documents(["doc-2", "doc-3", "missing"], keep=keep) == 3 + 2
+        assert set(loaded.indexed_documents(["doc-2", "doc-3"])) == {"doc-3"}
+        assert loaded.indexed_documents(["doc-3"])["doc-3"].chunks == 1
+        assert loaded.delete_documents([]) == 0
+        assert loaded.count() == 24 - 5
+
     # --- lexical ----------------------------------------------------------------------------------
     def test_lexical_ranks_the_keyword_match_first(self, loaded: Any) -> None:
         hits = loaded.lexical_search("zeppelin", 5)

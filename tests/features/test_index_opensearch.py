@@ -294,21 +294,47 @@ def test_delete_by_query(server: LoopbackServer, index: OpenSearchIndex) -> None
     assert request.json() == {
         "query": {
             "bool": {
-                "filter": [{"term": {"document_id": "doc-3"}}],
+                "filter": [{"terms": {"document_id": ["doc-3"]}}],
                 "must_not": [{"ids": {"values": ["doc-3#0000"]}}],
             }
         }
     }
     assert index.delete_document("doc-3") == 0  # no index yet
-    assert server.requests[1].json() == {"query": {"bool": {"filter": [{"term": {"document_id": "doc-3"}}]}}}
+    assert server.requests[1].json() == {
+        "query": {"bool": {"filter": [{"terms": {"document_id": ["doc-3"]}}]}}
+    }
+
+
+def test_delete_documents_is_one_request(server: LoopbackServer, index: OpenSearchIndex) -> None:
+    server.script(Reply(200, {"took": 5, "deleted": 7, "failures": []}))
+    assert index.delete_documents(["doc-1", "doc-2", "doc-1"], keep=["doc-2#0000"]) == 7
+    assert index.delete_documents([]) == 0  # no request at all
+    (request,) = server.requests
+    assert request.json() == {
+        "query": {
+            "bool": {
+                "filter": [{"terms": {"document_id": ["doc-1", "doc-2"]}}],
+                "must_not": [{"ids": {"values": ["doc-2#0000"]}}],
+            }
+        }
+    }
+
+
+def _documents_aggs(documents: dict[str, tuple[int, list[str]]]) -> Reply:
+    buckets = [
+        {"key": doc, "doc_count": count, "hashes": {"buckets": [{"key": h, "doc_count": 1} for h in hashes]}}
+        for doc, (count, hashes) in documents.items()
+    ]
+    return Reply(200, {"hits": {"hits": []}, "aggregations": {"documents": {"buckets": buckets}}})
 
 
 def test_document_hash(server: LoopbackServer, index: OpenSearchIndex) -> None:
-    def aggs(*keys: str) -> Reply:
-        buckets = [{"key": key, "doc_count": 3} for key in keys]
-        return Reply(200, {"hits": {"hits": []}, "aggregations": {"hashes": {"buckets": buckets}}})
-
-    server.script(aggs("hash-1"), aggs("hash-1", "hash-2"), aggs(), not_found())
+    server.script(
+        _documents_aggs({"doc-1": (3, ["hash-1"])}),
+        _documents_aggs({"doc-1": (3, ["hash-1", "hash-2"])}),
+        _documents_aggs({}),
+        not_found(),
+    )
     assert index.document_hash("doc-1") == "hash-1"
     assert index.document_hash("doc-1") is None
     assert index.document_hash("doc-1") is None
@@ -316,9 +342,28 @@ def test_document_hash(server: LoopbackServer, index: OpenSearchIndex) -> None:
     assert server.requests[0].path == f"/{NAME}/_search"
     assert server.requests[0].json() == {
         "size": 0,
-        "query": {"bool": {"filter": [{"term": {"document_id": "doc-1"}}]}},
-        "aggs": {"hashes": {"terms": {"field": "content_hash", "size": 2}}},
+        "query": {"bool": {"filter": [{"terms": {"document_id": ["doc-1"]}}]}},
+        "aggs": {
+            "documents": {
+                "terms": {"field": "document_id", "size": 1},
+                "aggs": {"hashes": {"terms": {"field": "content_hash", "size": 2}}},
+            }
+        },
     }
+
+
+def test_indexed_documents_is_one_aggregation(server: LoopbackServer, index: OpenSearchIndex) -> None:
+    server.script(_documents_aggs({"doc-1": (3, ["hash-1"]), "doc-2": (2, ["hash-1", "hash-2"])}))
+    found = index.indexed_documents(["doc-1", "doc-2", "doc-9"])
+    assert {doc: (d.content_hash, d.chunks) for doc, d in found.items()} == {
+        "doc-1": ("hash-1", 3),
+        "doc-2": (None, 2),
+    }
+    assert index.indexed_documents([]) == {}
+    (request,) = server.requests
+    body = request.json()
+    assert body["query"] == {"bool": {"filter": [{"terms": {"document_id": ["doc-1", "doc-2", "doc-9"]}}]}}
+    assert body["aggs"]["documents"]["terms"] == {"field": "document_id", "size": 3}
 
 
 # --- queries ---------------------------------------------------------------------------------------

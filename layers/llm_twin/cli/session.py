@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from llm_twin.features.stream_filter import DOCUMENT_FILTER_PATTERNS
+from llm_twin.features.stream_filter import DOCUMENT_FILTER_PATTERNS, STREAM_BATCH_SIZE
 from llm_twin.local.aws import LocalAws
 from llm_twin.local.stream_poller import DrainReport, StreamPoller
 from llm_twin.local.streams import StreamCursor
@@ -36,6 +36,7 @@ class LocalSession:
             handler_of(FEATURE_HANDLER),
             state_dir=self.settings.home / "features",
             filter_patterns=DOCUMENT_FILTER_PATTERNS,  # the event source mapping's FilterCriteria
+            batch_size=STREAM_BATCH_SIZE,  # and its batch size
         )
 
     def sync_features(self) -> DrainReport:

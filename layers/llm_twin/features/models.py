@@ -53,6 +53,15 @@ class SearchHit(BaseModel):
     score: float = Field(description="Higher is better. Cosine similarity for k-NN, BM25 for lexical.")
 
 
+class IndexedDocument(BaseModel):
+    """What the index holds of one document: enough to skip an unchanged one and report a delete."""
+
+    content_hash: str | None = Field(
+        description="The hash all its chunks agree on; None when they disagree (a re-index stopped half-way)."
+    )
+    chunks: int = Field(ge=1)
+
+
 class IndexInfo(BaseModel):
     """What an index was built with: an index refuses vectors of another model or dimension."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from llm_twin.features.models import IndexedChunk, IndexInfo, SearchFilters, SearchHit
+from llm_twin.features.models import IndexedChunk, IndexedDocument, IndexInfo, SearchFilters, SearchHit
 
 
 @runtime_checkable
@@ -35,12 +35,19 @@ class VectorIndex(Protocol):
         """Insert or overwrite by chunk_id."""
         ...
 
-    def delete_document(self, document_id: str, *, keep: Sequence[str] = ()) -> int:
-        """Delete the document's chunks except the chunk ids in ``keep``; returns how many were deleted."""
+    def delete_documents(self, document_ids: Sequence[str], *, keep: Sequence[str] = ()) -> int:
+        """Delete the documents' chunks except the chunk ids in ``keep``, in one request; returns how
+        many were deleted."""
         ...
 
+    def indexed_documents(self, document_ids: Sequence[str]) -> dict[str, IndexedDocument]:
+        """Those of the documents that have chunks in the index, in one request."""
+        ...
+
+    def delete_document(self, document_id: str, *, keep: Sequence[str] = ()) -> int: ...
+
     def document_hash(self, document_id: str) -> str | None:
-        """content_hash of the indexed chunks of a document (None when not indexed)."""
+        """content_hash of the indexed chunks of a document (None when not indexed or mixed)."""
         ...
 
     def search(

@@ -11,6 +11,11 @@ from typing import Any
 
 from llm_twin.warehouse import schema
 
+STREAM_BATCH_SIZE = 10
+"""Records per feature-handler invocation: the event source mapping's default batch size (infra) and
+the local poller's. Small enough that one slow batch stays far below the Lambda timeout, large
+enough that the handler's one index write per batch amortises (docs/benchmarks.md)."""
+
 _DOCUMENT = {schema.ITEM_TYPE_ATTRIBUTE: {"S": [schema.ITEM_TYPE_DOCUMENT]}}
 # OR-ed patterns. INSERT and MODIFY carry NewImage; a REMOVE carries only OldImage.
 DOCUMENT_FILTER_PATTERNS: tuple[dict[str, Any], ...] = (

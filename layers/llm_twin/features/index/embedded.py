@@ -40,7 +40,14 @@ from llm_twin.features.index.base import (
     single_hash,
 )
 from llm_twin.features.index.manifest import GenerationMeta, Manifest, ManifestData
-from llm_twin.features.models import Chunk, IndexedChunk, IndexInfo, SearchFilters, SearchHit
+from llm_twin.features.models import (
+    Chunk,
+    IndexedChunk,
+    IndexedDocument,
+    IndexInfo,
+    SearchFilters,
+    SearchHit,
+)
 
 if TYPE_CHECKING:
     from llm_twin.features.index.base import GenerationalIndex
@@ -245,13 +252,15 @@ class EmbeddedIndex:
             )
             self._maintain(table)
 
-    def delete_document(self, document_id: str, *, keep: Sequence[str] = ()) -> int:
+    def delete_documents(self, document_ids: Sequence[str], *, keep: Sequence[str] = ()) -> int:
+        if not document_ids:
+            return 0
         with self._lock:
             target = self._target()
             if target is None:
                 return 0
             table = self._table(target[0])
-            predicate = f"document_id = {lance_sql.quote(document_id)}"
+            predicate = lance_sql.in_list("document_id", dict.fromkeys(document_ids))
             if keep:
                 predicate += f" AND NOT ({lance_sql.in_list('chunk_id', keep)})"
             deleted = int(table.delete(predicate).num_deleted_rows)
@@ -259,19 +268,34 @@ class EmbeddedIndex:
                 self._maintain(table)
             return deleted
 
-    def document_hash(self, document_id: str) -> str | None:
+    def delete_document(self, document_id: str, *, keep: Sequence[str] = ()) -> int:
+        return self.delete_documents([document_id], keep=keep)
+
+    def indexed_documents(self, document_ids: Sequence[str]) -> dict[str, IndexedDocument]:
         target = self._target()
-        if target is None:
-            return None
+        if target is None or not document_ids:
+            return {}
         rows = (
             self._table(target[0])
             .search()
-            .where(f"document_id = {lance_sql.quote(document_id)}")
-            .select(["content_hash"])
+            .where(lance_sql.in_list("document_id", dict.fromkeys(document_ids)))
+            .select(["document_id", "content_hash"])
             .limit(None)
             .to_arrow()
         )
-        return single_hash(rows.column("content_hash").to_pylist())
+        hashes: dict[str, list[str]] = {}
+        for document_id, content_hash in zip(
+            rows.column("document_id").to_pylist(), rows.column("content_hash").to_pylist(), strict=True
+        ):
+            hashes.setdefault(document_id, []).append(content_hash)
+        return {
+            document_id: IndexedDocument(content_hash=single_hash(values), chunks=len(values))
+            for document_id, values in hashes.items()
+        }
+
+    def document_hash(self, document_id: str) -> str | None:
+        indexed = self.indexed_documents([document_id]).get(document_id)
+        return None if indexed is None else indexed.content_hash
 
     def search(
         self,

@@ -35,7 +35,14 @@ from llm_twin.features.index.base import (
     single_hash,
     unit,
 )
-from llm_twin.features.models import Chunk, IndexedChunk, IndexInfo, SearchFilters, SearchHit
+from llm_twin.features.models import (
+    Chunk,
+    IndexedChunk,
+    IndexedDocument,
+    IndexInfo,
+    SearchFilters,
+    SearchHit,
+)
 
 if TYPE_CHECKING:
     from llm_twin.features.index.base import GenerationalIndex
@@ -315,26 +322,43 @@ class OpenSearchIndex:
             pending = [action for action in pending if action["_id"] in retry]
             self._sleep(attempt)
 
-    def delete_document(self, document_id: str, *, keep: Sequence[str] = ()) -> int:
+    def delete_documents(self, document_ids: Sequence[str], *, keep: Sequence[str] = ()) -> int:
         from opensearchpy.exceptions import NotFoundError
 
+        if not document_ids:
+            return 0
         try:
             response = self._call(
                 "delete_by_query",
                 self._client().delete_by_query,
                 index=self._target,
-                body=bodies.document_query(document_id, keep),
+                body=bodies.documents_query(document_ids, keep),
                 params={"refresh": "true", "conflicts": "proceed"},
             )
         except NotFoundError:
             return 0
         return int(response.get("deleted", 0))
 
-    def document_hash(self, document_id: str) -> str | None:
-        response = self._search("document_hash", bodies.hash_query(document_id))
+    def delete_document(self, document_id: str, *, keep: Sequence[str] = ()) -> int:
+        return self.delete_documents([document_id], keep=keep)
+
+    def indexed_documents(self, document_ids: Sequence[str]) -> dict[str, IndexedDocument]:
+        if not document_ids:
+            return {}
+        response = self._search("indexed_documents", bodies.indexed_documents_query(document_ids))
         if response is None:
-            return None
-        return single_hash([bucket["key"] for bucket in response["aggregations"]["hashes"]["buckets"]])
+            return {}
+        return {
+            bucket["key"]: IndexedDocument(
+                content_hash=single_hash([inner["key"] for inner in bucket["hashes"]["buckets"]]),
+                chunks=int(bucket["doc_count"]),
+            )
+            for bucket in response["aggregations"]["documents"]["buckets"]
+        }
+
+    def document_hash(self, document_id: str) -> str | None:
+        indexed = self.indexed_documents([document_id]).get(document_id)
+        return None if indexed is None else indexed.content_hash
 
     def search(
         self,

@@ -166,19 +166,26 @@ def count_query(filters: SearchFilters | None) -> dict[str, Any] | None:
     return {"query": {"bool": {"filter": clauses}}} if clauses else None
 
 
-def document_query(document_id: str, keep: Sequence[str] = ()) -> dict[str, Any]:
-    boolean: dict[str, Any] = {"filter": [{"term": {"document_id": document_id}}]}
+def documents_query(document_ids: Sequence[str], keep: Sequence[str] = ()) -> dict[str, Any]:
+    boolean: dict[str, Any] = {"filter": [{"terms": {"document_id": list(dict.fromkeys(document_ids))}}]}
     if keep:
         boolean["must_not"] = [{"ids": {"values": list(keep)}}]
     return {"query": {"bool": boolean}}
 
 
-def hash_query(document_id: str) -> dict[str, Any]:
-    """The distinct content hashes of a document's chunks (two are enough to see disagreement)."""
+def indexed_documents_query(document_ids: Sequence[str]) -> dict[str, Any]:
+    """Per document: its chunk count and the distinct content hashes of its chunks (two are enough
+    to see disagreement)."""
+    ids = list(dict.fromkeys(document_ids))
     return {
         "size": 0,
-        "query": {"bool": {"filter": [{"term": {"document_id": document_id}}]}},
-        "aggs": {"hashes": {"terms": {"field": "content_hash", "size": 2}}},
+        "query": {"bool": {"filter": [{"terms": {"document_id": ids}}]}},
+        "aggs": {
+            "documents": {
+                "terms": {"field": "document_id", "size": len(ids)},
+                "aggs": {"hashes": {"terms": {"field": "content_hash", "size": 2}}},
+            }
+        },
     }
 
 
