@@ -12,6 +12,10 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: demo test lint format synth bench clean
 
 $(STAMP): pyproject.toml Makefile
+	# Debian's chromium + chromedriver for the web page's browser test (skipped, with the reason, without).
+	@command -v chromedriver >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		{ apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+		echo "note: chromium/chromium-driver not installed: the browser test will be skipped"; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, from the CPU wheel: otherwise a dependency may pull a multi-GB CUDA build.

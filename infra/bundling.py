@@ -33,7 +33,8 @@ PYTHON_VERSION = "3.12"
 LAMBDA_GLIBC = (2, 34)
 OLDEST_MANYLINUX_GLIBC = (2, 17)
 LAMBDA_LAYER_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function + all its layers
-PACKAGE_EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache")
+# web/: the static page is served by CloudFront (infra/constructs/web_page.py), not by a function.
+PACKAGE_EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache", "web")
 
 
 def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:

@@ -77,6 +77,7 @@ def api_environment(
     vector_index: VectorIndex,
     state_machine: sfn.IStateMachine,
     traces: PromptTraces,
+    web_origin: str,
 ) -> dict[str, str]:
     """``llm_twin.settings.Settings`` fields of the API function (embedder = the feature indexer's)."""
     return {
@@ -91,7 +92,7 @@ def api_environment(
         "LLM_TWIN_LLM": "lmi-sagemaker",
         "LLM_TWIN_LMI_ENDPOINT_NAME": config.lmi_endpoint_name,
         "LLM_TWIN_LMI_TIMEOUT_S": str(max(1, config.api.integration_timeout_seconds - LMI_TIMEOUT_MARGIN_S)),
-        "LLM_TWIN_WEB_ORIGIN": config.api.web_origin,
+        "LLM_TWIN_WEB_ORIGIN": web_origin,
         "LLM_TWIN_TRACES_TABLE_NAME": traces.table.table_name,
         "LLM_TWIN_TRACES_RETENTION_DAYS": str(traces.retention_days),
     }
@@ -113,8 +114,12 @@ class Api(Construct):
         traces: PromptTraces,
         shared_layer: SharedLayer,
         log_key: kms.IKey,
+        web_origin: str | None = None,
     ) -> None:
+        """``web_origin``: the web page's origin for CORS (``WebPage.origin``, a token is fine);
+        ``config.api.web_origin`` (a custom domain) wins when set; neither: no CORS."""
         super().__init__(scope, construct_id)
+        self.web_origin = config.api.web_origin or web_origin or ""
         self.handler = LayeredFunction(
             self,
             "Handler",
@@ -128,6 +133,7 @@ class Api(Construct):
                 vector_index=vector_index,
                 state_machine=state_machine,
                 traces=traces,
+                web_origin=self.web_origin,
             ),
             shared_layer=shared_layer,
             log_key=log_key,
@@ -172,12 +178,12 @@ class Api(Construct):
         )
         cors = (
             apigw.CorsOptions(
-                allow_origins=[api.web_origin],
+                allow_origins=[self.web_origin],
                 allow_methods=list(CORS_METHODS),
                 allow_headers=list(CORS_HEADERS),
                 max_age=Duration.hours(1),
             )
-            if api.web_origin
+            if self.web_origin
             else None
         )
         self.rest_api = apigw.RestApi(
@@ -224,13 +230,13 @@ class Api(Construct):
             self.rest_api.root.add_resource(path.strip("/")).add_method(
                 "GET", integration, api_key_required=False, request_validator=validator
             )
-        if api.web_origin:
+        if self.web_origin:
             # Browsers only see API Gateway's own errors (403 missing key, 429 throttled) with CORS headers.
             for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
                 self.rest_api.add_gateway_response(
                     f"Gateway{response_type.response_type}",
                     type=response_type,
-                    response_headers={"Access-Control-Allow-Origin": f"'{api.web_origin}'"},
+                    response_headers={"Access-Control-Allow-Origin": f"'{self.web_origin}'"},
                 )
 
         self.usage_plan = self.rest_api.add_usage_plan(

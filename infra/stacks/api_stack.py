@@ -1,4 +1,5 @@
-"""The inference API: API Gateway -> the API function, its alarms and the project's dashboard.
+"""The inference API: API Gateway -> the API function, the web page (S3 + CloudFront) that calls it, its
+alarms and the project's dashboard.
 
 Its own :class:`SharedLayer` (a LayerVersion ARN must never cross stacks). It imports stable
 identifiers only: from the data stack (table, domain, traces table, log key), the collection state
@@ -17,13 +18,15 @@ from infra.config import InfraConfig
 from infra.constructs.api import Api
 from infra.constructs.dashboard import ApiMonitoring
 from infra.constructs.shared_layer import SharedLayer
+from infra.constructs.web_page import WebPage
 from infra.stacks.collection_stack import LlmTwinCollectionStack
 from infra.stacks.data_stack import LlmTwinDataStack
 from infra.stacks.features_stack import LlmTwinFeaturesStack
 
 
 class LlmTwinApiStack(Stack):
-    """Exposes ``shared_layer``, ``api`` (:class:`Api`) and ``monitoring`` (:class:`ApiMonitoring`)."""
+    """Exposes ``shared_layer``, ``web`` (:class:`WebPage`), ``api`` (:class:`Api`) and ``monitoring``
+    (:class:`ApiMonitoring`)."""
 
     def __init__(
         self,
@@ -44,6 +47,8 @@ class LlmTwinApiStack(Stack):
         )
         state_machine = collection.workflow.state_machine
         self.shared_layer = SharedLayer(self, "SharedLayer")
+        # The page first: the API's CORS allows its origin, the page's CSP and config.json name the API.
+        self.web = WebPage(self, "Web", config=config, log_key=data.log_encryption.key)
         self.api = Api(
             self,
             "Api",
@@ -54,7 +59,9 @@ class LlmTwinApiStack(Stack):
             traces=data.traces,
             shared_layer=self.shared_layer,
             log_key=data.log_encryption.key,
+            web_origin=self.web.origin,
         )
+        self.web.connect_api(self.api.rest_api)
         self.monitoring = ApiMonitoring(
             self,
             "Monitoring",
@@ -72,5 +79,6 @@ class LlmTwinApiStack(Stack):
             value=self.api.api_key.key_id,
             description="aws apigateway get-api-key --include-value --api-key <id> (send as X-Api-Key)",
         )
+        CfnOutput(self, "WebUrl", value=self.web.url, description="The web page (CloudFront)")
         CfnOutput(self, "ApiFunctionName", value=self.api.handler.function.function_name)
         CfnOutput(self, "DashboardName", value=self.monitoring.dashboard_name)

@@ -47,14 +47,27 @@ def test_one_regional_api_with_a_proxy_integration(synth: Any) -> None:
     assert parts == ["health", "openapi.json", "{proxy+}"]
     function = {"Fn::GetAtt": [synth.logical_id(synth.stacks.api.api.handler.function), "Arn"]}
     found = methods(template)
-    # root + {proxy+}, GET of the two public paths, no CORS preflight without an origin
-    assert sorted(m["HttpMethod"] for m in found) == ["ANY", "ANY", "GET", "GET"]
-    for method in found:
+    # root + {proxy+}, GET of the two public paths, and their CORS preflights (the web page's origin)
+    assert sorted(m["HttpMethod"] for m in found) == ["ANY", "ANY", "GET", "GET", *["OPTIONS"] * 4]
+    for method in (m for m in found if m["HttpMethod"] != "OPTIONS"):
         integration = method["Integration"]
         assert (integration["Type"], integration["IntegrationHttpMethod"]) == ("AWS_PROXY", "POST")
         assert function in integration["Uri"]["Fn::Join"][1]
         assert integration["TimeoutInMillis"] == 29_000  # API Gateway's default maximum
-    assert not synth.resources(STACK, "AWS::ApiGateway::GatewayResponse")
+
+
+def test_cors_allows_the_web_page_by_default(synth: Any) -> None:
+    distribution = synth.logical_id(synth.stacks.api.web.distribution)
+    expected = {"Fn::Join": ["", ["'https://", {"Fn::GetAtt": [distribution, "DomainName"]}, "'"]]}
+    for method in (m for m in methods(synth.templates[STACK]) if m["HttpMethod"] == "OPTIONS"):
+        (response,) = method["Integration"]["IntegrationResponses"]
+        assert (
+            response["ResponseParameters"]["method.response.header.Access-Control-Allow-Origin"] == expected
+        )
+    responses = synth.resources(STACK, "AWS::ApiGateway::GatewayResponse").values()
+    assert [r["Properties"]["ResponseParameters"] for r in responses] == [
+        {"gatewayresponse.header.Access-Control-Allow-Origin": expected}
+    ] * 2
 
 
 def test_every_method_but_preflights_and_public_gets_requires_an_api_key(synth: Any, custom: Any) -> None:
@@ -84,7 +97,8 @@ def test_request_validation(synth: Any) -> None:
     validator_id, validator = next(iter(synth.resources(STACK, "AWS::ApiGateway::RequestValidator").items()))
     assert validator["Properties"]["ValidateRequestParameters"] is True
     for method in methods(synth.templates[STACK]):
-        assert method["RequestValidatorId"] == {"Ref": validator_id}
+        if method["HttpMethod"] != "OPTIONS":  # CORS preflights are MOCK integrations
+            assert method["RequestValidatorId"] == {"Ref": validator_id}
     (proxy_method,) = [m for m in methods(synth.templates[STACK]) if "RequestParameters" in m]
     assert proxy_method["RequestParameters"] == {"method.request.path.proxy": True}
 

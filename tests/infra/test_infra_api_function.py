@@ -51,7 +51,9 @@ def test_function_configuration(synth: Any, function: dict[str, Any]) -> None:
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["LoggingConfig"] == {"LogGroup": {"Ref": synth.logical_id(handler.log_group)}}
     assert "ReservedConcurrentExecutions" not in props
-    assert len(synth.resources(STACK, "AWS::Lambda::Function")) == 1
+    functions = synth.resources(STACK, "AWS::Lambda::Function").values()
+    # the API function and the web page's BucketDeployment (a CDK custom resource provider)
+    assert sorted(f["Properties"]["Handler"] for f in functions) == ["handler.handler", "index.handler"]
 
 
 def test_function_code_is_the_api_folder(synth: Any, function: dict[str, Any]) -> None:
@@ -75,7 +77,6 @@ def test_environment(function: dict[str, Any]) -> None:
         "LLM_TWIN_LLM": "lmi-sagemaker",
         "LLM_TWIN_LMI_ENDPOINT_NAME": "llm-twin-dev-lmi",
         "LLM_TWIN_LMI_TIMEOUT_S": "25",  # ends before the 29 s integration timeout
-        "LLM_TWIN_WEB_ORIGIN": "",
         "LLM_TWIN_TRACES_RETENTION_DAYS": "30",
     }
     imports = {
@@ -85,6 +86,8 @@ def test_environment(function: dict[str, Any]) -> None:
     assert "PromptTracesTable" in imports["LLM_TWIN_TRACES_TABLE_NAME"]
     assert imports["LLM_TWIN_COLLECTION_STATE_MACHINE_ARN"].startswith("llm-twin-dev-collection:")
     assert env["LLM_TWIN_OPENSEARCH_ENDPOINT"]["Fn::Join"][1][0] == "https://"
+    origin = env["LLM_TWIN_WEB_ORIGIN"]["Fn::Join"][1]  # the web page's CloudFront origin (no webOrigin set)
+    assert origin[0] == "https://" and origin[1]["Fn::GetAtt"][1] == "DomainName"
 
 
 def test_embedder_matches_the_feature_indexer(synth: Any, function: dict[str, Any]) -> None:
@@ -120,7 +123,7 @@ def test_environment_is_what_the_settings_read(
         "opensearch",
     )
     assert settings.traces_retention_days == 30
-    assert not ApiSettings().web_origin  # empty: no CORS
+    assert ApiSettings().web_origin == "resolved-by-cloudformation"  # the page's origin: CORS on
 
 
 def test_role_has_exactly_these_grants(synth: Any, statements: dict[tuple[str, ...], Any]) -> None:

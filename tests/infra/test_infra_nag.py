@@ -19,6 +19,7 @@ SEARCH_PATHS = [
 ]
 
 # Every acknowledgment in the app: rule id -> constructs (path suffixes) it is allowed on.
+ASSETS_OBJECTS = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"
 EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-L1": {
         "Validate/Function",
@@ -26,6 +27,8 @@ EXPECTED_ACKNOWLEDGMENTS = {
         "Finalize/Function",
         "Indexer/Function",
         "Api/Handler/Function",
+        # The web page's BucketDeployment: a CDK singleton function whose runtime CDK chooses.
+        "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C256MiB",
     },
     "AwsSolutions-IAM5[Resource::*]": {
         "Validate/Role",
@@ -49,6 +52,14 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-APIG4": {"Api/RestApi"},
     "AwsSolutions-COG4": {"Api/RestApi"},
     "AwsSolutions-APIG6": {"Api/RestApi"},
+    # The web page: the log bucket logs nowhere, the distribution has no WAF/geo restriction and the
+    # default cloudfront.net certificate; the deployment role writes objects under its two buckets.
+    "AwsSolutions-S1": {"Web/Logs"},
+    "AwsSolutions-CFR1": {"Web/Distribution"},
+    "AwsSolutions-CFR2": {"Web/Distribution"},
+    "AwsSolutions-CFR4": {"Web/Distribution"},
+    f"AwsSolutions-IAM5[Resource::{ASSETS_OBJECTS}]": {"Web/DeploymentRole"},
+    "AwsSolutions-IAM5[Resource::<WebBucketE51352C0.Arn>/*]": {"Web/DeploymentRole"},
 }
 
 
