@@ -13,13 +13,20 @@ from aws_cdk import App, Environment
 from infra.config import InfraConfig, load_config
 from infra.nag import add_nag_checks
 from infra.paths import CDK_JSON
-from infra.stacks import LlmTwinApiStack, LlmTwinCollectionStack, LlmTwinDataStack, LlmTwinFeaturesStack
+from infra.stacks import (
+    LlmTwinApiStack,
+    LlmTwinCollectionStack,
+    LlmTwinDataStack,
+    LlmTwinFeaturesStack,
+    LlmTwinTrainingStack,
+)
 
 DATA_STACK_ID = "LlmTwinDataStack"
 COLLECTION_STACK_ID = "LlmTwinCollectionStack"
 FEATURES_STACK_ID = "LlmTwinFeaturesStack"
 API_STACK_ID = "LlmTwinApiStack"
-STACK_IDS = (DATA_STACK_ID, COLLECTION_STACK_ID, FEATURES_STACK_ID, API_STACK_ID)
+TRAINING_STACK_ID = "LlmTwinTrainingStack"
+STACK_IDS = (DATA_STACK_ID, COLLECTION_STACK_ID, FEATURES_STACK_ID, API_STACK_ID, TRAINING_STACK_ID)
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ class LlmTwinStacks:
     collection: LlmTwinCollectionStack
     features: LlmTwinFeaturesStack
     api: LlmTwinApiStack
+    training: LlmTwinTrainingStack
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
@@ -73,7 +81,19 @@ def build_stacks(app: App, config: InfraConfig) -> LlmTwinStacks:
         stack_name=f"{config.prefix}-api",
         tags=tags,
     )
-    return LlmTwinStacks(config=config, data=data, collection=collection, features=features, api=api)
+    training = LlmTwinTrainingStack(
+        app,
+        TRAINING_STACK_ID,
+        config=config,
+        data=data,
+        features=features,
+        env=env,
+        stack_name=f"{config.prefix}-training",
+        tags=tags,
+    )
+    return LlmTwinStacks(
+        config=config, data=data, collection=collection, features=features, api=api, training=training
+    )
 
 
 def create_app(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from constructs import Construct
 
+from infra.training_config import TrainingConfig, parse_training_config
 from llm_twin.features.stream_filter import STREAM_BATCH_SIZE
 
 # Lambda-supported CloudWatch Logs retention periods (days).
@@ -23,7 +24,8 @@ VALID_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_MAP_CONCURRENCY = 40  # llm_twin.settings.Settings.crawl_max_concurrency upper bound
 
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+# 12 characters: SageMaker job names (max 63) are "llm-twin-<env>-<step>-<36-char execution name>".
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
 _DISABLED = {"", "off", "false", "disabled", "none", "0"}
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+\.search$")  # t3.small.search, r7g.large.search
@@ -108,6 +110,7 @@ class InfraConfig:
     features: FeaturePipelineConfig = field(default_factory=FeaturePipelineConfig)
     alarm_email: str | None = None
     api: ApiConfig = field(default_factory=ApiConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
 
     @property
     def lmi_endpoint_name(self) -> str:
@@ -302,7 +305,10 @@ def config_from_values(get: Callable[[str], Any]) -> InfraConfig:
     """Build and validate the config from a lookup ``key -> value or None`` (context, then env)."""
     env_name = str(get("envName") or "dev")
     if not _ENV_NAME.match(env_name):
-        raise ConfigError(f"envName: lowercase letters, digits and '-', max 16 chars; got {env_name!r}")
+        raise ConfigError(
+            "envName: lowercase letters, digits and '-', max 12 chars (SageMaker job names); "
+            f"got {env_name!r}"
+        )
     removal = str(get("removalPolicy") or "retain").lower()
     if removal not in ("retain", "destroy"):
         raise ConfigError(f"removalPolicy: 'retain' or 'destroy', got {removal!r}")
@@ -340,6 +346,7 @@ def config_from_values(get: Callable[[str], Any]) -> InfraConfig:
         features=_parse_features(get),
         alarm_email=_parse_email(get("alarmEmail")),
         api=_parse_api(get),
+        training=parse_training_config(get),
     )
 
 

@@ -14,6 +14,7 @@ from constructs import Construct
 from infra.config import InfraConfig
 from infra.constructs.log_encryption import LogEncryption
 from infra.constructs.traces import PromptTraces
+from infra.constructs.training_buckets import TrainingArtifacts
 from infra.constructs.vector_index import VectorIndex
 from infra.constructs.warehouse import Warehouse
 
@@ -35,6 +36,7 @@ class LlmTwinDataStack(Stack):
         self.log_encryption = LogEncryption(self, "LogEncryption", config=config)
         self.vector_index = VectorIndex(self, "VectorIndex", config=config, log_key=self.log_encryption.key)
         self.traces = PromptTraces(self, "PromptTraces", config=config)
+        self.training_artifacts = TrainingArtifacts(self, "TrainingArtifacts", config=config)
 
         table = self.warehouse.table
         CfnOutput(self, "WarehouseTableName", value=table.table_name, description="LLM_TWIN_TABLE_NAME")
@@ -67,3 +69,10 @@ class LlmTwinDataStack(Stack):
             value=self.traces.table.table_name,
             description="LLM_TWIN_TRACES_TABLE_NAME",
         )
+        CfnOutput(
+            self,
+            "TrainingArtifactsBucketName",
+            value=self.training_artifacts.bucket.bucket_name,
+            description="LLM_TWIN_SAGEMAKER_BUCKET",
+        )
+        CfnOutput(self, "ModelPackageGroupName", value=self.training_artifacts.model_package_group_name)

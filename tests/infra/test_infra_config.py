@@ -75,6 +75,7 @@ def test_recrawl_schedule_forms(value: Any, expected: RecrawlScheduleConfig) -> 
     ("values", "key"),
     [
         ({"envName": "Prod_1"}, "envName"),
+        ({"envName": "thirteen-char"}, "max 12 chars"),  # SageMaker job names stay within 63 chars
         ({"removalPolicy": "snapshot"}, "removalPolicy"),
         ({"logRetentionDays": "31"}, "logRetentionDays"),
         ({"logLevel": "chatty"}, "logLevel"),

@@ -23,6 +23,7 @@ RESOURCE_STAR_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    "ecr:GetAuthorizationToken",  # SageMaker pulling the DLC images: the token call has no resource
 }
 
 

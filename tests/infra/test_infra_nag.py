@@ -20,6 +20,9 @@ SEARCH_PATHS = [
 
 # Every acknowledgment in the app: rule id -> constructs (path suffixes) it is allowed on.
 ASSETS_OBJECTS = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"
+ARTIFACTS = "arn:<AWS::Partition>:s3:::llm-twin-dev-artifacts-<AWS::AccountId>-<AWS::Region>"
+SAGEMAKER = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
+SAGEMAKER_LOGS = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker"
 EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-L1": {
         "Validate/Function",
@@ -36,12 +39,17 @@ EXPECTED_ACKNOWLEDGMENTS = {
         "Finalize/Role",
         "StateMachine/Role",
         "Indexer/Role",
+        "TrainingWorkflow/SageMakerRole",
         "Api/Handler/Role",
     },
     # OpenSearch HTTP permissions are path-scoped under the domain ARN (the indexer's and the API's roles).
     f"AwsSolutions-IAM5[Resource::{DOMAIN_PATHS}]": {"Indexer/Role", "Api/Handler/Role"},
     **{f"AwsSolutions-IAM5[Resource::{path}]": {"Api/Handler/Role"} for path in SEARCH_PATHS},
-    "AwsSolutions-SQS3": {"RecrawlSchedule/DeadLetterQueue", "FeatureIndexer/DeadLetterQueue"},
+    "AwsSolutions-SQS3": {
+        "RecrawlSchedule/DeadLetterQueue",
+        "FeatureIndexer/DeadLetterQueue",
+        "TrainingWorkflow/Schedule/DeadLetterQueue",
+    },
     # The vector index domain: public endpoint + IAM, no IP allowlist, no dedicated masters, one AZ.
     "AwsSolutions-OS1": {"VectorIndex/Domain"},
     "AwsSolutions-OS3": {"VectorIndex/Domain"},
@@ -60,6 +68,33 @@ EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-CFR4": {"Web/Distribution"},
     f"AwsSolutions-IAM5[Resource::{ASSETS_OBJECTS}]": {"Web/DeploymentRole"},
     "AwsSolutions-IAM5[Resource::<WebBucketE51352C0.Arn>/*]": {"Web/DeploymentRole"},
+    # The training workflow: object prefixes of its bucket, its log groups, its own job name prefixes.
+    **{
+        f"AwsSolutions-IAM5[Resource::{ARTIFACTS}/{prefix}/*]": {"TrainingWorkflow/SageMakerRole"}
+        for prefix in ("datasets", "models", "checkpoints", "code")
+    },
+    f"AwsSolutions-IAM5[Resource::{ARTIFACTS}/evaluations/*]": {
+        "TrainingWorkflow/SageMakerRole",
+        "TrainingWorkflow/StateMachine/Role",
+    },
+    **{
+        f"AwsSolutions-IAM5[Resource::{SAGEMAKER_LOGS}/{group}:*]": {"TrainingWorkflow/SageMakerRole"}
+        for group in ("TrainingJobs", "ProcessingJobs")
+    },
+    **{
+        f"AwsSolutions-IAM5[Resource::{SAGEMAKER}:{kind}/llm-twin-dev-{step}-*]": {
+            "TrainingWorkflow/StateMachine/Role"
+        }
+        for kind, step in (
+            ("training-job", "sft"),
+            ("training-job", "dpo"),
+            ("processing-job", "data"),
+            ("processing-job", "eval"),
+        )
+    },
+    f"AwsSolutions-IAM5[Resource::{SAGEMAKER}:model-package/llm-twin-dev-twin/*]": {
+        "TrainingWorkflow/StateMachine/Role"
+    },
 }
 
 

@@ -109,4 +109,5 @@ def test_app_py_synthesizes_offline_without_credentials(tmp_path: Path) -> None:
         "LlmTwinCollectionStack.template.json",
         "LlmTwinFeaturesStack.template.json",
         "LlmTwinApiStack.template.json",
+        "LlmTwinTrainingStack.template.json",
     }

@@ -30,3 +30,7 @@ COLLECTION = WorkflowSpec(
         "FinalizeFunctionArn": "collect_finalize",
     },
 )
+
+# No Lambda function: the training workflow's placeholders (SageMaker role, bucket, images, compute,
+# hyperparameters) are filled by infra/constructs/training_workflow.py (TrainingWorkflow.substitutions).
+TRAINING = WorkflowSpec(name="training", asl_file="training.asl.json", functions={})
