@@ -1,0 +1,122 @@
+"""The helpers of bench/rag.py: the LLM stand-in's replies parse, timers are exclusive, the scans work."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bench.rag import (
+    InstantChatModel,
+    StageTimers,
+    forbidden_in,
+    load_questions,
+    median_importtime,
+    parse_importtime,
+    percentile,
+    self_by_package,
+    top_imports,
+)
+from llm_twin.llm.ports import ChatMessage
+from llm_twin.rag import prompts
+from llm_twin.rag.expansion import parse_alternatives
+from llm_twin.rag.parsing import first_json
+from llm_twin.rag.self_query import coerce_filters
+from tests.rag.fakes import Directory
+
+
+def test_stand_in_answers_every_prompt_kind_with_a_valid_reply() -> None:
+    model = InstantChatModel()
+    authors = Directory("Nell Harrowgate").list_authors()
+    for question in load_questions():
+        reply = model.generate(prompts.self_query_messages(question, ["Nell Harrowgate"], datetime.now(UTC)))
+        filters, repaired = coerce_filters(first_json(reply.text), authors)
+        assert filters.author == "Nell Harrowgate" and not repaired
+        rewrites = model.generate(prompts.expansion_messages(question, 3)).text
+        assert len(parse_alternatives(rewrites, question, 3)) == 3
+    answer = model.generate(prompts.answer_messages("q", "[1] t — l\ntext", "Nell Harrowgate"))
+    assert "[1]" in answer.text and answer.prompt_tokens and answer.completion_tokens
+    assert model.calls == {"self_query": 36, "expansion": 36, "answer": 1}
+
+
+def test_stand_in_refuses_unknown_prompts() -> None:
+    with pytest.raises(ValueError, match="unknown prompt"):
+        InstantChatModel().generate(
+            [ChatMessage(role="system", content="Hello"), ChatMessage(role="user", content="x")]
+        )
+
+
+class _Work:
+    def outer(self) -> None:
+        time.sleep(0.02)
+        self.inner()
+
+    def inner(self) -> None:
+        time.sleep(0.03)
+
+
+def test_timers_are_exclusive_and_relabel_nested_calls() -> None:
+    timers = StageTimers(inside={("outer", "inner"): "inner under outer"})
+    timers.wrap(_Work, "outer", "outer")
+    timers.wrap(_Work, "inner", "inner")
+    try:
+        _Work().outer()
+        _Work().inner()
+    finally:
+        timers.restore()
+    wall, calls, _ = timers.take()
+    assert calls == {"outer": 1, "inner under outer": 1, "inner": 1}
+    assert 0.015 < wall["outer"] < 0.028
+    assert wall["inner under outer"] >= 0.028 and wall["inner"] >= 0.028
+    assert timers.take() == ({}, {}, {})
+    assert _Work.__dict__["outer"].__name__ == "outer"  # restored
+
+
+def test_percentile_is_nearest_rank() -> None:
+    samples = list(range(1, 101))
+    assert percentile(samples, 0.5) == 50 and percentile(samples, 0.95) == 95 and percentile([7], 0.95) == 7
+
+
+def test_importtime_parsing() -> None:
+    stderr = "\n".join(
+        [
+            "import time: self [us] | cumulative | imported package",
+            "import time:       100 |        100 |     pydantic.fields",
+            "import time:       300 |        400 |   pydantic",
+            "import time:        50 |        450 | handler",
+        ]
+    )
+    entries = parse_importtime(stderr)
+    assert entries == [("pydantic.fields", 100, 100, 2), ("pydantic", 300, 400, 1), ("handler", 50, 450, 0)]
+    assert top_imports(entries, 2) == [("handler", 450, 0), ("pydantic", 400, 1)]
+    assert self_by_package(entries) == [("pydantic", 400, 2), ("handler", 50, 1)]
+
+
+def test_forbidden_scan(tmp_path: Path) -> None:
+    paths = (
+        "python/torch/__init__.py",
+        "python/transformers-5.0.0.dist-info/RECORD",
+        "python/sentence_transformers.py",
+        "python/torchvision_ok/x.py",
+        "python/llm_twin/torch_note.md",
+    )
+    for path in paths:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+    assert forbidden_in(tmp_path) == [
+        "python/sentence_transformers.py",
+        "python/torch",
+        "python/transformers-5.0.0.dist-info",
+    ]
+    assert forbidden_in(tmp_path / "python" / "llm_twin") == []
+
+
+def test_importtime_median_over_runs() -> None:
+    runs = [
+        [("a", 10, 30, 1), ("b", 5, 35, 0)],
+        [("a", 30, 50, 1), ("b", 1, 51, 0)],
+        [("a", 20, 40, 1), ("b", 3, 43, 0)],
+    ]
+    assert median_importtime(runs) == [("a", 20, 40, 1), ("b", 3, 43, 0)]
