@@ -35,6 +35,9 @@ class BowEmbedder:
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self._vector(t) for t in texts]
+
 
 Reply = str | Callable[[Sequence[ChatMessage]], str] | Exception
 

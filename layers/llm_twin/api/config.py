@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import llm_twin
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -23,7 +23,5 @@ class ApiSettings(BaseSettings):
 
 
 def api_version() -> str:
-    try:
-        return version("llm-twin")
-    except PackageNotFoundError:  # running from a source tree without an install
-        return "0.0.0"
+    """The package's own version string (the deployed layer has no installed-package metadata)."""
+    return llm_twin.__version__

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pynamodb.exceptions import PynamoDBException
 
@@ -24,11 +24,13 @@ from llm_twin.collection.events import (
     RunSummary,
     ValidatedRun,
 )
-from llm_twin.crawling.base import CrawlOutcome
 from llm_twin.domain.models import CrawledDocument, LinkReport
 from llm_twin.errors import FetchError, InvalidInputError, LlmTwinError, TransientStoreError
 from llm_twin.ids import author_id as make_author_id
 from llm_twin.warehouse.repository import Warehouse, new_run_id
+
+if TYPE_CHECKING:  # the crawlers (bs4, lxml, feedparser) load only where a crawl runs, not in the API
+    from llm_twin.crawling.base import CrawlOutcome
 
 # DynamoDB answers worth a retry; anything else from the store is a bug or bad data.
 _TRANSIENT_STORE_CODES = frozenset(

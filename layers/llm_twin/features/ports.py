@@ -20,6 +20,11 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> list[float]: ...
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Several queries in one call (a question and its expansions): one forward pass locally,
+        concurrent requests on Bedrock."""
+        ...
+
 
 @runtime_checkable
 class VectorIndex(Protocol):

@@ -7,13 +7,15 @@ score calibration, which matters here: cosine and BM25 scores are not comparable
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from llm_twin.features.models import Chunk, SearchFilters, SearchHit
 from llm_twin.features.service import FeatureService
 
 RRF_K = 60
+SEARCH_THREADS = 8  # a question + 3 expansions, k-NN and BM25 each
 
 
 @dataclass
@@ -71,33 +73,46 @@ class HybridRetriever:
     def retrieve(
         self, queries: Sequence[str], filters: SearchFilters | None, pool: int, notes: list[str] | None = None
     ) -> Retrieval:
-        """Per query: one embedding, a filtered k-NN of ``pool``, a filtered BM25 of ``pool``; fused."""
-        lists: dict[str, list[SearchHit]] = {}
-        vectors: dict[str, list[float]] = {}
-        latency = {"embed": 0.0, "knn": 0.0, "lexical": 0.0}
+        """All queries embedded in one call; per query a filtered k-NN and a filtered BM25 of ``pool``,
+        all searches at once (they are independent round trips: threads, not sequence); fused."""
+        texts = list(dict.fromkeys(q for q in queries if q.strip()))
+        latency = {"embed": 0.0, "knn": 0.0, "lexical": 0.0, "search": 0.0}
+        if not texts:
+            return Retrieval(lists={}, candidates=[], latency_ms={**latency, "fusion": 0.0})
+        start = time.perf_counter()
+        vectors = dict(zip(texts, self._features.embedder.embed_queries(texts), strict=True))
+        latency["embed"] = _ms(start)
         index = self._features.index
+        searches: dict[str, Callable[[], list[SearchHit]]] = {}
         for i, query in enumerate(queries):
-            if not query.strip():
+            if query in vectors:
+                searches[f"dense[{i}]"] = lambda v=vectors[query]: index.search(v, pool, filters)
+                if self._lexical:
+                    searches[f"lexical[{i}]"] = lambda q=query: index.lexical_search(q, pool, filters)
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=min(SEARCH_THREADS, len(searches))) as executor:
+            futures = {name: executor.submit(_timed, search) for name, search in searches.items()}
+        latency["search"] = _ms(start)
+        lists: dict[str, list[SearchHit]] = {}
+        for name, future in futures.items():
+            try:
+                hits, ms = future.result()
+            except NotImplementedError:
+                if self._lexical and notes is not None:
+                    notes.append("retrieval: the index has no lexical search; k-NN only")
+                self._lexical = False
                 continue
-            start = time.perf_counter()
-            vector = vectors[query] = self._features.embedder.embed_query(query)
-            latency["embed"] += _ms(start)
-            start = time.perf_counter()
-            lists[f"dense[{i}]"] = index.search(vector, pool, filters)
-            latency["knn"] += _ms(start)
-            if self._lexical:
-                start = time.perf_counter()
-                try:
-                    lists[f"lexical[{i}]"] = index.lexical_search(query, pool, filters)
-                except NotImplementedError:
-                    self._lexical = False
-                    if notes is not None:
-                        notes.append("retrieval: the index has no lexical search; k-NN only")
-                latency["lexical"] += _ms(start)
+            lists[name] = hits
+            latency["knn" if name.startswith("dense") else "lexical"] += ms
         start = time.perf_counter()
         candidates = reciprocal_rank_fusion(lists, k=self._rrf_k, limit=pool)
         latency["fusion"] = _ms(start)
         return Retrieval(lists=lists, candidates=candidates, latency_ms=latency, vectors=vectors)
+
+
+def _timed(search: Callable[[], list[SearchHit]]) -> tuple[list[SearchHit], float]:
+    start = time.perf_counter()
+    return search(), _ms(start)
 
 
 def _ms(start: float) -> float:

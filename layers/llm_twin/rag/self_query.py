@@ -256,9 +256,12 @@ class SelfQuery:
         self._params = GenerationParams(max_new_tokens=max_tokens, temperature=0.0)
         self._today = today
 
-    def extract(self, question: str, notes: list[str] | None = None) -> tuple[QueryFilters, FilterSource]:
+    def extract(
+        self, question: str, notes: list[str] | None = None, *, authors: Sequence[Author] | None = None
+    ) -> tuple[QueryFilters, FilterSource]:
+        """``authors``: the list the caller already read for this request (else read here)."""
         notes = notes if notes is not None else []
-        authors = list(self._list_authors())
+        authors = list(self._list_authors() if authors is None else authors)
         rules = rule_filters(question, authors)
         if self._model is not None:
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -111,15 +111,17 @@ class RagService:
     def answer_traced(self, request: RagRequest) -> RagOutcome:
         trace = RagTrace(trace_id=uuid.uuid4().hex, kind="answer", query=request.query)
         clock = _Clock(trace)
+        with clock("authors"):
+            authors = self._warehouse.list_authors()  # once per request: filters, resolution, persona
         with clock("self_query"):
-            filters, author = self._filters(request.query, request.author, trace)
+            filters, author = self._filters(request.query, request.author, trace, authors)
         with clock("expansion"):
             queries = self._expander.expand(request.query, trace.notes) if request.expand else [request.query]
         trace.expanded_queries = queries
         candidates = self._retrieve(
             queries, search_filters(filters, author), request.k, request.rerank, trace, clock
         )
-        persona = author.full_name if author else self._sole_author()
+        persona = author.full_name if author else _sole_author(authors)
         best = max((c.dense for c in candidates if c.dense is not None), default=None)
         if best is None or best < self.settings.min_similarity:
             trace.notes.append(f"nothing relevant: best cosine {best} < {self.settings.min_similarity}")
@@ -137,7 +139,9 @@ class RagService:
     def draft_traced(self, request: DraftRequest) -> RagOutcome:
         trace = RagTrace(trace_id=uuid.uuid4().hex, kind="draft", query=request.prompt)
         clock = _Clock(trace)
-        author = self._author(request.author)
+        with clock("authors"):
+            authors = self._warehouse.list_authors()
+        author = _author(request.author, authors)
         trace.filters = QueryFilters(author=author.full_name if author else None)
         trace.filter_source = "request" if author else "none"
         external = None
@@ -161,34 +165,22 @@ class RagService:
         with clock("context"):
             context = assemble_context(relevant, self._counter, budget)
         external_text = f"{external.title} — {external.link}\n{external.excerpt}" if external else None
-        persona = author.full_name if author else self._sole_author()
+        persona = author.full_name if author else _sole_author(authors)
         messages = prompts.draft_messages(request.kind, request.prompt, context.text, persona, external_text)
         text = self._generate(messages, self.settings.draft_max_tokens, context, trace, clock)
         return self._finish(self._answer(text, context, trace, grounded=bool(context.groups)), trace)
 
     # --- stages -----------------------------------------------------------------------------------
-    def _author(self, name: str | None) -> Author | None:
-        if not name:
-            return None
-        author = resolve_author(name, self._warehouse.list_authors())
-        if author is None:
-            raise InvalidInputError(f"unknown author {name!r}")
-        return author
-
-    def _sole_author(self) -> str | None:
-        authors = self._warehouse.list_authors()
-        return authors[0].full_name if len(authors) == 1 else None
-
     def _filters(
-        self, question: str, requested: str | None, trace: RagTrace
+        self, question: str, requested: str | None, trace: RagTrace, authors: Sequence[Author]
     ) -> tuple[QueryFilters, Author | None]:
-        author = self._author(requested)
-        filters, source = self._self_query.extract(question, trace.notes)
+        author = _author(requested, authors)
+        filters, source = self._self_query.extract(question, trace.notes, authors=authors)
         if author is not None:  # the request's author wins over what the question suggests
             filters = filters.model_copy(update={"author": author.full_name})
             source = "request" if source == "none" else source
         elif filters.author:
-            author = resolve_author(filters.author, self._warehouse.list_authors())
+            author = resolve_author(filters.author, authors)
         trace.filters, trace.filter_source = filters, source
         return filters, author
 
@@ -264,6 +256,19 @@ class RagService:
         if self._sink is not None:
             self._sink(trace)
         return RagOutcome(answer=answer, trace=trace)
+
+
+def _author(name: str | None, authors: Sequence[Author]) -> Author | None:
+    if not name:
+        return None
+    author = resolve_author(name, authors)
+    if author is None:
+        raise InvalidInputError(f"unknown author {name!r}")
+    return author
+
+
+def _sole_author(authors: Sequence[Author]) -> str | None:
+    return authors[0].full_name if len(authors) == 1 else None
 
 
 class _Clock:

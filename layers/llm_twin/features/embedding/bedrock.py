@@ -104,3 +104,6 @@ class BedrockEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self._embed_one(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed_documents(texts)  # Titan v2 embeds queries and documents alike

@@ -73,9 +73,18 @@ def _lock_for(root: Path) -> threading.RLock:
         return _locks.setdefault(root, threading.RLock())
 
 
+_import_guard = threading.Lock()
+
+
 def _lancedb() -> Any:
-    os.environ.setdefault("LANCE_LOG", "error")  # the Rust core logs WARN lines to stderr otherwise
-    import lancedb
+    """lancedb with the submodules this adapter uses, imported once under a lock: the retriever
+    searches from several threads, and concurrent first imports of lancedb's circular modules fail
+    ("partially initialized module")."""
+    with _import_guard:
+        os.environ.setdefault("LANCE_LOG", "error")  # the Rust core logs WARN lines to stderr otherwise
+        import lancedb
+        import lancedb.index
+        import lancedb.query
 
     return lancedb
 
@@ -331,9 +340,9 @@ class EmbeddedIndex:
         target = self._target()
         if target is None or not query.strip():
             return []
-        from lancedb.query import MatchQuery
+        match_query = _lancedb().query.MatchQuery
 
-        builder = self._table(target[0]).search(MatchQuery(query, "text"), query_type="fts").limit(k)
+        builder = self._table(target[0]).search(match_query(query, "text"), query_type="fts").limit(k)
         predicate = lance_sql.where(filters)
         if predicate is not None:
             builder = builder.where(predicate, prefilter=True)
