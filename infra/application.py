@@ -18,6 +18,7 @@ from infra.stacks import (
     LlmTwinCollectionStack,
     LlmTwinDataStack,
     LlmTwinFeaturesStack,
+    LlmTwinServingStack,
     LlmTwinTrainingStack,
 )
 
@@ -26,7 +27,15 @@ COLLECTION_STACK_ID = "LlmTwinCollectionStack"
 FEATURES_STACK_ID = "LlmTwinFeaturesStack"
 API_STACK_ID = "LlmTwinApiStack"
 TRAINING_STACK_ID = "LlmTwinTrainingStack"
-STACK_IDS = (DATA_STACK_ID, COLLECTION_STACK_ID, FEATURES_STACK_ID, API_STACK_ID, TRAINING_STACK_ID)
+SERVING_STACK_ID = "LlmTwinServingStack"
+STACK_IDS = (
+    DATA_STACK_ID,
+    COLLECTION_STACK_ID,
+    FEATURES_STACK_ID,
+    API_STACK_ID,
+    TRAINING_STACK_ID,
+    SERVING_STACK_ID,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class LlmTwinStacks:
     features: LlmTwinFeaturesStack
     api: LlmTwinApiStack
     training: LlmTwinTrainingStack
+    serving: LlmTwinServingStack
 
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
@@ -91,8 +101,24 @@ def build_stacks(app: App, config: InfraConfig) -> LlmTwinStacks:
         stack_name=f"{config.prefix}-training",
         tags=tags,
     )
+    serving = LlmTwinServingStack(
+        app,
+        SERVING_STACK_ID,
+        config=config,
+        data=data,
+        features=features,
+        env=env,
+        stack_name=f"{config.prefix}-serving",
+        tags=tags,
+    )
     return LlmTwinStacks(
-        config=config, data=data, collection=collection, features=features, api=api, training=training
+        config=config,
+        data=data,
+        collection=collection,
+        features=features,
+        api=api,
+        training=training,
+        serving=serving,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from constructs import Construct
 
+from infra.endpoint_config import EndpointConfig, parse_endpoint_config
 from infra.training_config import TrainingConfig, parse_training_config
 from llm_twin.features.stream_filter import STREAM_BATCH_SIZE
 
@@ -111,6 +112,7 @@ class InfraConfig:
     alarm_email: str | None = None
     api: ApiConfig = field(default_factory=ApiConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
 
     @property
     def lmi_endpoint_name(self) -> str:
@@ -347,6 +349,7 @@ def config_from_values(get: Callable[[str], Any]) -> InfraConfig:
         alarm_email=_parse_email(get("alarmEmail")),
         api=_parse_api(get),
         training=parse_training_config(get),
+        endpoint=parse_endpoint_config(get),
     )
 
 

@@ -4,6 +4,7 @@ from infra.stacks.api_stack import LlmTwinApiStack
 from infra.stacks.collection_stack import LlmTwinCollectionStack
 from infra.stacks.data_stack import LlmTwinDataStack
 from infra.stacks.features_stack import LlmTwinFeaturesStack
+from infra.stacks.serving_stack import LlmTwinServingStack
 from infra.stacks.training_stack import LlmTwinTrainingStack
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "LlmTwinCollectionStack",
     "LlmTwinDataStack",
     "LlmTwinFeaturesStack",
+    "LlmTwinServingStack",
     "LlmTwinTrainingStack",
 ]

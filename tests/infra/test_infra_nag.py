@@ -41,6 +41,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
         "Indexer/Role",
         "TrainingWorkflow/SageMakerRole",
         "Api/Handler/Role",
+        "LmiEndpoint/ExecutionRole",
     },
     # OpenSearch HTTP permissions are path-scoped under the domain ARN (the indexer's and the API's roles).
     f"AwsSolutions-IAM5[Resource::{DOMAIN_PATHS}]": {"Indexer/Role", "Api/Handler/Role"},
@@ -71,7 +72,15 @@ EXPECTED_ACKNOWLEDGMENTS = {
     # The training workflow: object prefixes of its bucket, its log groups, its own job name prefixes.
     **{
         f"AwsSolutions-IAM5[Resource::{ARTIFACTS}/{prefix}/*]": {"TrainingWorkflow/SageMakerRole"}
-        for prefix in ("datasets", "models", "checkpoints", "code")
+        for prefix in ("datasets", "checkpoints", "code")
+    },
+    # Approved model packages live under models/ (training writes, the LMI endpoint role reads).
+    f"AwsSolutions-IAM5[Resource::{ARTIFACTS}/models/*]": {
+        "TrainingWorkflow/SageMakerRole",
+        "LmiEndpoint/ExecutionRole",
+    },
+    f"AwsSolutions-IAM5[Resource::{SAGEMAKER_LOGS}/Endpoints/llm-twin-dev-lmi:*]": {
+        "LmiEndpoint/ExecutionRole"
     },
     f"AwsSolutions-IAM5[Resource::{ARTIFACTS}/evaluations/*]": {
         "TrainingWorkflow/SageMakerRole",

@@ -110,4 +110,5 @@ def test_app_py_synthesizes_offline_without_credentials(tmp_path: Path) -> None:
         "LlmTwinFeaturesStack.template.json",
         "LlmTwinApiStack.template.json",
         "LlmTwinTrainingStack.template.json",
+        "LlmTwinServingStack.template.json",
     }
