@@ -5,8 +5,8 @@ Kept apart from :mod:`infra.config` only to avoid an import cycle (``infra.confi
 
 | context key | default | what |
 |---|---|---|
-| ``baseModelId`` | ``meta-llama/Llama-3.1-8B-Instruct`` | Hugging Face Hub id SFT starts from |
-| ``hfTokenSecretName`` | ``llm-twin/hf-token`` | secret with the HF token (``none``: ungated model) |
+| ``baseModelId`` | ``Qwen/Qwen2.5-7B-Instruct`` | Hugging Face Hub id SFT starts from (ChatML, ungated) |
+| ``hfTokenSecretName`` | none | secret with the HF token, for a gated base model (e.g. Llama 3.1) |
 | ``datasetModelId`` | ``anthropic.claude-3-haiku-20240307-v1:0`` | Bedrock model that writes the datasets |
 | ``judgeModelId`` | = ``datasetModelId`` | Bedrock model of the evaluation's LLM judge |
 | ``datasetConcurrency`` | 4 | parallel Bedrock calls of the dataset build |
@@ -35,7 +35,10 @@ MAX_RUNTIME_MINUTES = 28 * 24 * 60  # SageMaker training jobs: 28 days
 MAX_PROCESSING_RUNTIME_MINUTES = 5 * 24 * 60  # Processing jobs: 5 days
 _DISABLED = {"", "off", "false", "disabled", "none", "0"}
 # The default base model is gated on the Hugging Face Hub: the jobs read the token from this secret.
-DEFAULT_HF_TOKEN_SECRET = "llm-twin/hf-token"  # noqa: S105 (a secret's name, not a secret)
+# Qwen2.5-7B-Instruct: Apache-2.0, ungated (no token, no secret to create by hand) and ChatML-native,
+# the chat template training and serving share (a Llama 3.x base needs new special tokens: docs/training.md).
+DEFAULT_BASE_MODEL = "Qwen/Qwen2.5-7B-Instruct"
+DEFAULT_HF_TOKEN_SECRET = ""  # a gated base model needs one: hfTokenSecretName=<secret name>
 _SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
 _ML_INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -44,7 +47,7 @@ _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _IMAGE_URI = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.[a-z0-9.]+/[a-z0-9._/-]+:[A-Za-z0-9._-]+$")
 
-# Llama-3.1-8B class model on one A10G (24 GB, ml.g5.2xlarge): QLoRA, LoRA r=16 on all linear layers.
+# A 7-8B model on one A10G (24 GB, ml.g5.2xlarge): QLoRA, LoRA r=16 on all linear layers.
 # training.finetune.config validates the merged result at synth time (TrainingWorkflow).
 DEFAULT_SFT_HYPERPARAMETERS: Mapping[str, Any] = MappingProxyType(
     {
@@ -109,7 +112,7 @@ class JobResources:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    base_model_id: str = "meta-llama/Llama-3.1-8B-Instruct"
+    base_model_id: str = DEFAULT_BASE_MODEL
     hf_token_secret_name: str = DEFAULT_HF_TOKEN_SECRET  # "" = no token (an ungated base model)
     dataset_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
     judge_model_id: str = ""  # "" = dataset_model_id

@@ -359,7 +359,7 @@ def test_configured_objects_survive_both_escapings(built: Built) -> None:
     dpo = render(definition["States"]["TrainDpo"]["Parameters"], data, context)
     workflow = built.workflow
     assert sft["HyperParameters"] == workflow.hyperparameters["sft"]
-    assert sft["HyperParameters"]["base_model"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert sft["HyperParameters"]["base_model"] == "Qwen/Qwen2.5-7B-Instruct"
     assert sft["HyperParameters"]["quantization"] == "qlora-4bit"
     assert all(isinstance(v, str) for v in sft["HyperParameters"].values())
     assert dpo["HyperParameters"] == workflow.hyperparameters["dpo"]
@@ -681,9 +681,7 @@ def test_sagemaker_execution_role_is_least_privilege(built: Built) -> None:
     ]
     logs = _resources_of(by_sid["JobLogs"])
     assert len(logs) == 2 and all("log-group:/aws/sagemaker/" in r for r in logs)
-    secret = by_sid["HuggingFaceToken"]
-    assert _actions_of(secret) == ["secretsmanager:GetSecretValue"]
-    assert _resources_of(secret)[0].endswith(':secret:llm-twin/hf-token-??????"]]}')
+    assert "HuggingFaceToken" not in by_sid  # the default base model is ungated: no secret to read
     dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions_of(s))]
     (read,) = dynamo
     assert not {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} & set(_actions_of(read))
@@ -892,7 +890,7 @@ def test_default_config() -> None:
     assert cfg.schedule.enabled is False
     assert cfg.effective_max_wait_minutes == 2 * cfg.training.max_runtime_minutes
     assert cfg.effective_judge_model_id == cfg.dataset_model_id
-    assert cfg.hf_token_secret_name == "llm-twin/hf-token"
+    assert cfg.hf_token_secret_name == "" and cfg.base_model_id == "Qwen/Qwen2.5-7B-Instruct"
 
 
 def test_config_overrides() -> None:
@@ -976,3 +974,14 @@ def test_inference_profile_models_get_profile_and_foundation_model_arns() -> Non
     rendered = json.dumps(arns)
     assert "inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0" in rendered
     assert ":bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0" in rendered
+
+
+def test_a_gated_base_model_reads_its_token_secret_only(tmp_path: Path) -> None:
+    training = replace(
+        TrainingConfig(), base_model_id="meta-llama/Llama-3.1-8B-Instruct", hf_token_secret_name="llm-twin/hf"
+    )
+    gated = build(tmp_path, training=training)
+    by_sid = {s.get("Sid"): s for s in gated.statements(gated.workflow.role)}
+    secret = by_sid["HuggingFaceToken"]
+    assert _actions_of(secret) == ["secretsmanager:GetSecretValue"]
+    assert _resources_of(secret)[0].endswith(':secret:llm-twin/hf-??????"]]}')

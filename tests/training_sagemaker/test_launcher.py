@@ -48,7 +48,7 @@ def settings(**overrides: Any) -> SageMakerSettings:
 
 def sft_config(**overrides: Any) -> Any:
     values = {
-        "base_model": "meta-llama/Llama-3.1-8B-Instruct",
+        "base_model": "Qwen/Qwen2.5-7B-Instruct",
         "dataset_dir": f"s3://{BUCKET}/datasets/instruct/0123456789abcdef/",
         "output_dir": "/opt/ml/output/data",
         "learning_rate": "2e-4",
@@ -80,7 +80,7 @@ def test_sft_launch_sends_the_expected_request(aws: dict[str, Any]) -> None:
     assert "model" not in channels  # a Hub id is a hyperparameter
     assert channels["code"].startswith(f"s3://{BUCKET}/code/")
     assert request["HyperParameters"] == config.to_hyperparameters()
-    assert request["HyperParameters"]["base_model"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert request["HyperParameters"]["base_model"] == "Qwen/Qwen2.5-7B-Instruct"
     assert "dataset_dir" not in request["HyperParameters"]
     assert request["EnableManagedSpotTraining"] is True
     assert request["StoppingCondition"] == {
