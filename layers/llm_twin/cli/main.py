@@ -16,10 +16,11 @@ from llm_twin.local.server import apply_environment
 from llm_twin.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
+AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from llm_twin.cli import collect, demo, features, rag, warehouse
+    from llm_twin.cli import collect, dataset, demo, endpoint, features, rag, train, warehouse
 
     parser = argparse.ArgumentParser(
         prog="llm-twin", description="An LLM twin: collect, index, train, serve."
@@ -92,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
         w = wsub.add_parser(action, help=f"{action} the warehouse (JSONL)")
         w.add_argument("path", type=Path, metavar="PATH")
         w.set_defaults(run=command)
+    dataset.register(add)
+    train.register(add)
+    endpoint.register(add)
     return parser
 
 
