@@ -115,6 +115,15 @@ class InfraConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
 
     @property
+    def collection_state_machine_name(self) -> str:
+        return f"{self.prefix}-collection"
+
+    @property
+    def training_state_machine_name(self) -> str:
+        """Named, so the API (built before the training stack) addresses it by ARN, not by import."""
+        return f"{self.prefix}-training"
+
+    @property
     def lmi_endpoint_name(self) -> str:
         """The SageMaker LMI endpoint the API invokes (``lmiEndpointName``, default ``<prefix>-lmi``)."""
         return self.api.lmi_endpoint_name or f"{self.prefix}-lmi"

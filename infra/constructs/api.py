@@ -65,6 +65,19 @@ ACCESS_LOG_FIELDS = {
 }
 
 
+def state_machine_arn(
+    name: str, *, partition: str = Aws.PARTITION, region: str = Aws.REGION, account: str = Aws.ACCOUNT_ID
+) -> str:
+    return f"arn:{partition}:states:{region}:{account}:stateMachine:{name}"
+
+
+def executions_arn(
+    name: str, *, partition: str = Aws.PARTITION, region: str = Aws.REGION, account: str = Aws.ACCOUNT_ID
+) -> str:
+    """Every execution of the state machine ``name`` (execution names are chosen per run)."""
+    return f"arn:{partition}:states:{region}:{account}:execution:{name}:*"
+
+
 def sagemaker_endpoint_arn(endpoint_name: str) -> str:
     """``arn:aws:sagemaker:<region>:<account>:endpoint/<name>`` (SageMaker lowercases names in ARNs)."""
     return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{endpoint_name.lower()}"
@@ -83,6 +96,7 @@ def api_environment(
     return {
         "LLM_TWIN_TABLE_NAME": warehouse.table.table_name,
         "LLM_TWIN_COLLECTION_STATE_MACHINE_ARN": state_machine.state_machine_arn,
+        "LLM_TWIN_TRAINING_STATE_MACHINE_ARN": state_machine_arn(config.training_state_machine_name),
         "LLM_TWIN_VECTOR_INDEX": "opensearch",
         "LLM_TWIN_OPENSEARCH_ENDPOINT": vector_index.endpoint,
         "LLM_TWIN_INDEX_NAME": vector_index.index_name,
@@ -156,6 +170,12 @@ class Api(Construct):
     ) -> None:
         warehouse.grant_read_write_data(self.role)  # authors CRUD, collection runs
         state_machine.grant_start_execution(self.role)  # states:StartExecution on this machine only
+        # GET /collections/{run_id} of a run not yet in the warehouse asks Step Functions how it went.
+        iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["states:DescribeExecution"],
+            resource_arns=[executions_arn(config.collection_state_machine_name)],
+        )
         vector_index.grant_read(self.role)
         traces.grant_write(self.role)
         self.model_arn = bedrock_model_arn(config.features.embedding_model)
@@ -166,6 +186,28 @@ class Api(Construct):
         iam.Grant.add_to_principal(
             grantee=self.role, actions=["sagemaker:InvokeEndpoint"], resource_arns=[self.endpoint_arn]
         )
+        # POST /training and GET /training/{id}: the training stack's machine, named, not imported.
+        name = config.training_state_machine_name
+        self.training_state_machine_arn = state_machine_arn(name)
+        iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["states:StartExecution"],
+            resource_arns=[self.training_state_machine_arn],
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.role, actions=["states:DescribeExecution"], resource_arns=[executions_arn(name)]
+        )
+        for machine in (name, config.collection_state_machine_name):
+            nag_executions = executions_arn(
+                machine, partition="<AWS::Partition>", region="<AWS::Region>", account="<AWS::AccountId>"
+            )
+            nag.acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::{nag_executions}]",
+                "GET /collections/{id} and GET /training/{id} describe executions of these two state "
+                "machines only; execution names are drawn per run, so the machine's execution prefix "
+                "is the narrowest scope.",
+            )
 
     def _rest_api(self, config: InfraConfig, log_key: kms.IKey) -> None:
         api = config.api

@@ -121,6 +121,7 @@ class CollectionWorkflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            state_machine_name=config.collection_state_machine_name,  # the API describes its executions
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(self.definition),
             definition_substitutions={

@@ -346,6 +346,7 @@ class TrainingWorkflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            state_machine_name=config.training_state_machine_name,  # the API starts it by name
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(self.definition),
             definition_substitutions=self.substitutions,

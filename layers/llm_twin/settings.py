@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     collection_state_machine_arn: str | None = Field(
         None, description="ARN of the collection workflow (set on AWS by CDK)."
     )
+    training_state_machine_arn: str | None = Field(
+        None, description="ARN of the training workflow (set on AWS by CDK); None: train with the CLI."
+    )
 
     # --- local runtime ---------------------------------------------------------------------------
     home: Path = Field(Path(".llm-twin"), description="Local state folder (warehouse snapshot, index).")

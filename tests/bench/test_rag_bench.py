@@ -66,12 +66,30 @@ def test_timers_are_exclusive_and_relabel_nested_calls() -> None:
         _Work().inner()
     finally:
         timers.restore()
-    wall, calls, _ = timers.take()
-    assert calls == {"outer": 1, "inner under outer": 1, "inner": 1}
+    wall, calls, _, concurrent = timers.take()
+    assert calls == {"outer": 1, "inner under outer": 1, "inner": 1} and concurrent == {}
     assert 0.015 < wall["outer"] < 0.028
     assert wall["inner under outer"] >= 0.028 and wall["inner"] >= 0.028
-    assert timers.take() == ({}, {}, {})
+    assert timers.take() == ({}, {}, {}, {})
     assert _Work.__dict__["outer"].__name__ == "outer"  # restored
+
+
+def test_calls_on_worker_threads_are_summed_apart() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    timers = StageTimers()
+    timers.wrap(_Work, "outer", "outer")
+    timers.wrap(_Work, "inner", "inner")
+    try:
+        _Work().outer()  # main thread: exclusive times
+        with ThreadPoolExecutor(max_workers=2) as pool:  # worker threads: summed, apart
+            list(pool.map(lambda _: _Work().inner(), range(2)))
+    finally:
+        timers.restore()
+    wall, calls, _, concurrent = timers.take()
+    assert calls == {"outer": 1, "inner": 3}
+    assert set(wall) == {"outer", "inner"} and 0.015 < wall["outer"] < 0.028  # the nested inner
+    assert concurrent["inner"] >= 2 * 0.028  # two worker calls, summed
 
 
 def test_percentile_is_nearest_rank() -> None:

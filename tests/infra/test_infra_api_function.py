@@ -22,6 +22,10 @@ def join(*parts: Any) -> dict[str, Any]:
 PARTITION, REGION, ACCOUNT = ({"Ref": "AWS::Partition"}, {"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"})
 MODEL_ARN = join("arn:", PARTITION, ":bedrock:", REGION, "::foundation-model/amazon.titan-embed-text-v2:0")
 ENDPOINT_ARN = join("arn:", PARTITION, ":sagemaker:", REGION, ":", ACCOUNT, ":endpoint/llm-twin-dev-lmi")
+STATES = ("arn:", PARTITION, ":states:", REGION, ":", ACCOUNT)
+TRAINING_ARN = join(*STATES, ":stateMachine:llm-twin-dev-training")  # named: no import of the later stack
+TRAINING_EXECUTIONS = join(*STATES, ":execution:llm-twin-dev-training:*")
+COLLECTION_EXECUTIONS = join(*STATES, ":execution:llm-twin-dev-collection:*")
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +89,7 @@ def test_environment(function: dict[str, Any]) -> None:
     assert "WarehouseTable" in imports["LLM_TWIN_TABLE_NAME"]
     assert "PromptTracesTable" in imports["LLM_TWIN_TRACES_TABLE_NAME"]
     assert imports["LLM_TWIN_COLLECTION_STATE_MACHINE_ARN"].startswith("llm-twin-dev-collection:")
+    assert env["LLM_TWIN_TRAINING_STATE_MACHINE_ARN"] == TRAINING_ARN
     assert env["LLM_TWIN_OPENSEARCH_ENDPOINT"]["Fn::Join"][1][0] == "https://"
     origin = env["LLM_TWIN_WEB_ORIGIN"]["Fn::Join"][1]  # the web page's CloudFront origin (no webOrigin set)
     assert origin[0] == "https://" and origin[1]["Fn::GetAtt"][1] == "DomainName"
@@ -137,6 +142,7 @@ def test_role_has_exactly_these_grants(synth: Any, statements: dict[tuple[str, .
         ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),
         tuple(sorted((*READ_ACTIONS, *WAREHOUSE_WRITE))),
         ("states:StartExecution",),
+        ("states:DescribeExecution",),
         ("es:ESHttpGet", "es:ESHttpHead"),
         search,
         tuple(sorted(WRITE_ACTIONS)),
@@ -145,9 +151,10 @@ def test_role_has_exactly_these_grants(synth: Any, statements: dict[tuple[str, .
     }
     assert statements[("bedrock:InvokeModel",)] == MODEL_ARN
     assert statements[("sagemaker:InvokeEndpoint",)] == ENDPOINT_ARN
-    state_machine = statements[("states:StartExecution",)]
-    assert state_machine["Fn::ImportValue"].startswith("llm-twin-dev-collection:")
-    assert "StateMachine" in state_machine["Fn::ImportValue"]
+    collection, training = statements[("states:StartExecution",)]
+    assert collection["Fn::ImportValue"].startswith("llm-twin-dev-collection:")
+    assert "StateMachine" in collection["Fn::ImportValue"]
+    assert training == TRAINING_ARN
     traces = statements[tuple(sorted(WRITE_ACTIONS))]
     assert "PromptTracesTable" in traces["Fn::ImportValue"]  # exactly the table, no index
     assert sorted(str(r["Fn::Join"][1][-1]) for r in statements[search]) == [
@@ -182,3 +189,28 @@ def test_api_gateway_may_invoke_the_function_from_this_api_only(synth: Any) -> N
         assert permission["Principal"] == "apigateway.amazonaws.com"
         assert permission["Action"] == "lambda:InvokeFunction"
         assert api_id in permission["SourceArn"]["Fn::Join"][1]
+
+
+def test_training_workflow_grants_are_that_machine_only(
+    synth: Any, statements: dict[tuple[str, ...], Any]
+) -> None:
+    """POST /training starts exactly the training machine; GET /training/{id} and GET /collections/{id}
+    describe the executions of those two machines only (no other machine, no other states action)."""
+    states = {
+        actions: resource for actions, resource in statements.items() if actions[0].startswith("states:")
+    }
+    assert set(states) == {("states:StartExecution",), ("states:DescribeExecution",)}
+    assert TRAINING_ARN in as_list(states[("states:StartExecution",)])
+    described = as_list(states[("states:DescribeExecution",)])
+    assert sorted(map(str, described)) == sorted(map(str, [TRAINING_EXECUTIONS, COLLECTION_EXECUTIONS]))
+    assert synth.stacks.api.api.training_state_machine_arn  # the ARN the environment and grant use
+
+
+def test_the_named_training_machine_is_the_training_stacks(synth: Any) -> None:
+    """The API names the training machine (the training stack is built after the API stack): the
+    training stack must create it under that name."""
+    machine = synth.templates["LlmTwinTrainingStack"]["Resources"][
+        synth.logical_id(synth.stacks.training.workflow.state_machine)
+    ]
+    name = machine["Properties"]["StateMachineName"]
+    assert name == synth.stacks.config.training_state_machine_name == "llm-twin-dev-training"

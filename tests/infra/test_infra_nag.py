@@ -104,6 +104,12 @@ EXPECTED_ACKNOWLEDGMENTS = {
     f"AwsSolutions-IAM5[Resource::{SAGEMAKER}:model-package/llm-twin-dev-twin/*]": {
         "TrainingWorkflow/StateMachine/Role"
     },
+    # GET /collections|training/{id}: DescribeExecution on the two machines' executions (names per run).
+    **{
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+        f"llm-twin-dev-{machine}:*]": {"Api/Handler/Role"}
+        for machine in ("training", "collection")
+    },
 }
 
 

@@ -16,6 +16,7 @@ from llm_twin.api.routes.authors import authors_router
 from llm_twin.api.routes.collections import collections_router
 from llm_twin.api.routes.health import health_router
 from llm_twin.api.routes.rag import rag_router
+from llm_twin.api.routes.training import training_router
 
 API_KEY_HEADER = "x-api-key"
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})  # no API key (API Gateway: apiKeyRequired false)
@@ -39,7 +40,7 @@ def cors_config(api: ApiSettings) -> CORSConfig | None:
 def build_app(api: ApiSettings) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(cors=cors_config(api), enable_validation=True)
     register_error_handlers(app)
-    for router in (health_router(), authors_router(), collections_router(), rag_router()):
+    for router in (health_router(), authors_router(), collections_router(), rag_router(), training_router()):
         app.include_router(router)
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -5,12 +5,19 @@ Locally the run record goes to ``<home>/training/runs/<run_id>/`` and the merged
 dataset ``<home>/datasets/instruct|preference/LATEST``; base SmolLM2-135M-Instruct for SFT, the newest
 SFT run's merged model for DPO. ``--tiny`` trains the tiny random model instead (seconds; never
 published). ``--sagemaker`` launches the same entry point as a SageMaker training job.
+
+On demand, the whole pipeline: ``llm-twin train all`` builds both datasets from the local warehouse (as
+``llm-twin dataset build --kind all`` does), then SFT, then DPO on that SFT run, in the foreground;
+``llm-twin train workflow [--wait]`` starts the training workflow on AWS (Step Functions
+``LLM_TWIN_TRAINING_STATE_MACHINE_ARN``) and optionally polls it until it ends.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +26,17 @@ from llm_twin.errors import InvalidInputError, LlmTwinError
 from llm_twin.settings import Settings
 
 DATASET_KINDS = {"sft": "instruct", "dpo": "preference"}
+POLL_SECONDS = 30.0  # train workflow --wait: the workflow's steps are SageMaker jobs of minutes to hours
 
 
 def register(add: AddCommand) -> None:
     """Add this module's commands to the ``llm-twin`` parser."""
     p = add("train", cmd_train, "fine-tune the twin: SFT (LoRA) then DPO, locally on CPU or on SageMaker")
     p.add_argument(
-        "kind", choices=["sft", "dpo"], help="sft: instruction tuning; dpo: preferences (after sft)"
+        "kind",
+        choices=["sft", "dpo", "all", "workflow"],
+        help="sft: instruction tuning; dpo: preferences (after sft); all: build both datasets, then sft, "
+        "then dpo, locally; workflow: start the training workflow on AWS",
     )
     p.add_argument(
         "--dataset",
@@ -48,6 +59,10 @@ def register(add: AddCommand) -> None:
         "not published)",
     )
     p.add_argument("--sagemaker", action="store_true", help="launch a SageMaker training job instead")
+    p.add_argument(
+        "--limit", type=int, metavar="N", help="all: at most N extracts go to the LLM for the datasets"
+    )
+    p.add_argument("--wait", action="store_true", help="workflow: poll until the execution ends")
     p.add_argument("--json", action="store_true", help="print the run result (or job name) as JSON")
 
 
@@ -105,10 +120,10 @@ def _default_dataset(kind: str, home: Path) -> str:
     return str(resolve_dataset_dir(folder))
 
 
-def _values(args: argparse.Namespace, profile: str) -> dict[str, Any]:
+def _values(args: argparse.Namespace, profile: str, kind: str | None = None) -> dict[str, Any]:
     from training.finetune.presets import preset
 
-    values = preset(args.kind, profile)  # type: ignore[arg-type]
+    values = preset(kind or args.kind, profile)  # type: ignore[arg-type]
     if args.config is not None:
         try:
             overrides = json.loads(args.config.read_text(encoding="utf-8"))
@@ -123,37 +138,80 @@ def _values(args: argparse.Namespace, profile: str) -> dict[str, Any]:
     return values
 
 
-def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from training.finetune.config import parse_config
+ONLY_FOR = {"limit": "all", "wait": "workflow"}
+NOT_FOR = {
+    "all": ("dataset", "base", "config", "sagemaker"),
+    "workflow": ("dataset", "base", "config", "sagemaker", "tiny", "max_steps"),
+}
 
+
+def _given(args: argparse.Namespace, option: str) -> bool:
+    value = getattr(args, option)
+    return value is not None and value is not False
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    for option, kind in ONLY_FOR.items():
+        if _given(args, option) and args.kind != kind:
+            raise InvalidInputError(f"--{option} applies to `llm-twin train {kind}` only")
+    for option in NOT_FOR.get(args.kind, ()):
+        if _given(args, option):
+            flag = "--" + option.replace("_", "-")
+            raise InvalidInputError(f"{flag} cannot be combined with `llm-twin train {args.kind}`")
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    _check_options(args)
+    if args.kind == "all":
+        return _train_all(args, settings)
+    if args.kind == "workflow":
+        return _start_workflow(args, settings)
     if args.sagemaker:
         return _launch(args, settings)
+    result = _train_local(args.kind, args, settings)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        _print_result(result)
+    return 0
+
+
+def _train_local(
+    kind: str,
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    dataset: str | None = None,
+    base: str | None = None,
+) -> Any:
+    """One local run (``RunResult``): the given dataset/base, else the command's options, else defaults."""
+    from training.finetune.config import parse_config
     from training.finetune.run import new_run_id
 
     home = settings.home
-    values = _values(args, "tiny" if args.tiny else "local")
-    run_id = new_run_id(args.kind)
-    dataset = args.dataset or _default_dataset(args.kind, home)  # before the base: it may convert the GGUF
+    values = _values(args, "tiny" if args.tiny else "local", kind)
+    run_id = new_run_id(kind)
+    # the dataset before the base: resolving the base may convert the GGUF
+    dataset = dataset or args.dataset or _default_dataset(kind, home)
     values.update(
         run_id=run_id,
-        base_model=args.base or values.get("base_model") or _default_base(args.kind, home, args.tiny),
+        base_model=base or args.base or values.get("base_model") or _default_base(kind, home, args.tiny),
         dataset_dir=dataset,
         output_dir=str(runs_dir(home) / run_id),
     )
     if not args.tiny:
         values["publish_dir"] = str(home / "models" / "twin" / run_id)
-    config = parse_config(args.kind, values)
-    if args.kind == "sft":
+    config = parse_config(kind, values)
+    if kind == "sft":
         from training.finetune.sft import train_sft
 
-        result = train_sft(config)  # type: ignore[arg-type]
-    else:
-        from training.finetune.dpo import train_dpo
+        return train_sft(config)  # type: ignore[arg-type]
+    from training.finetune.dpo import train_dpo
 
-        result = train_dpo(config)  # type: ignore[arg-type]
-    if args.json:
-        print(result.model_dump_json(indent=2))
-        return 0
+    return train_dpo(config)  # type: ignore[arg-type]
+
+
+def _print_result(result: Any) -> None:
     loss = (
         f"loss {result.loss_first:.4f} → {result.loss_last:.4f}"
         if result.loss_first is not None and result.loss_last is not None
@@ -168,7 +226,95 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  merged   {result.merged_dir}")
     if result.published_dir:
         print(f"  serving  {result.published_dir}  (llm-twin ask / the local LMI server use it)")
+
+
+# --- on demand: the whole pipeline locally, or the workflow on AWS ----------------------------------
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\rgenerating {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def build_local_datasets(settings: Settings, limit: int | None, *, progress: bool = False) -> Any:
+    """Both datasets under ``<home>/datasets`` from the local warehouse, with ``llm-twin dataset build``'s
+    defaults (``BuildReport``)."""
+    from llm_twin.cli.session import local_session
+    from llm_twin.llm.lmi import make_chat_model
+    from llm_twin.local.llm import local_llm
+    from training.datasets.build import add_build_arguments, build_datasets, config_from_args, load_documents
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_build_arguments(parser)
+    config = config_from_args(
+        parser.parse_args(["--kind", "all", *(["--limit", str(limit)] if limit is not None else [])])
+    )
+    with local_session(settings, mutating=False) as local:
+        documents = load_documents(local.warehouse())
+    if not documents:
+        raise InvalidInputError("the warehouse has no documents: run llm-twin collect first")
+    with local_llm(settings) as llm_settings:
+        return build_datasets(
+            documents,
+            make_chat_model(llm_settings),
+            settings.home / "datasets",
+            config,
+            progress=_progress if progress else None,
+        )
+
+
+def _train_all(args: argparse.Namespace, settings: Settings) -> int:
+    from training.datasets.build import print_report
+
+    report = build_local_datasets(settings, args.limit, progress=sys.stderr.isatty() and not args.json)
+    if not args.json:
+        print_report(report, False)
+    if report.skipped:
+        reasons = "; ".join(f"{kind}: {reason}" for kind, reason in sorted(report.skipped.items()))
+        raise LlmTwinError(f"no dataset to train on ({reasons})")
+    sft = _train_local("sft", args, settings, dataset=report.versions["instruct"].uri)
+    if not args.json:
+        _print_result(sft)
+    dpo = _train_local("dpo", args, settings, dataset=report.versions["preference"].uri, base=sft.merged_dir)
+    if args.json:
+        summary = {
+            "datasets": report.summary(),
+            "sft": sft.model_dump(mode="json"),
+            "dpo": dpo.model_dump(mode="json"),
+        }
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        _print_result(dpo)
     return 0
+
+
+def _start_workflow(args: argparse.Namespace, settings: Settings) -> int:
+    from llm_twin.api.training_starter import StepFunctionsTrainingStarter
+
+    if not settings.training_state_machine_arn:
+        raise InvalidInputError(
+            "LLM_TWIN_TRAINING_STATE_MACHINE_ARN is not set (the training stack's TrainingStateMachineArn "
+            "output); to train locally run `llm-twin train all`"
+        )
+    starter = StepFunctionsTrainingStarter(settings)
+    execution = starter.start(source="cli")
+    if not args.json:
+        print(f"started training workflow execution {execution.execution_id}")
+        print(f"  {starter.execution_arn(execution.execution_id)}")
+    while args.wait and not execution.ended:
+        time.sleep(POLL_SECONDS)
+        described = starter.describe(execution.execution_id)
+        if described is None:
+            raise LlmTwinError(f"execution {execution.execution_id} disappeared")
+        if described.status != execution.status and not args.json:
+            print(f"  {described.status}", file=sys.stderr)
+        execution = described
+    if args.json:
+        print(execution.model_dump_json(indent=2))
+    elif args.wait:
+        print(f"training workflow execution {execution.execution_id}: {execution.status}")
+        if execution.error or execution.cause:
+            print(f"  {execution.error}: {execution.cause}")
+    return 0 if not args.wait or execution.status == "SUCCEEDED" else 1
 
 
 def _launch(args: argparse.Namespace, settings: Settings) -> int:
