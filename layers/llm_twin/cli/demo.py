@@ -21,6 +21,7 @@ from llm_twin.features.factory import build_feature_service
 from llm_twin.features.models import SearchFilters
 from llm_twin.features.retrieval import search_chunks
 from llm_twin.ids import author_id
+from llm_twin.llm.local_model import base_model_dir
 from llm_twin.local.llm import local_llm
 from llm_twin.local.server import apply_environment
 from llm_twin.rag.factory import build_rag_service
@@ -59,12 +60,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         # The local model's safetensors copy is cached under the main home, not the demo's (wiped).
+        demo = settings.model_copy(update={"home": home, "crawl_allow_hosts": [LOOPBACK]})
         with local_llm(settings) as llm_settings:
-            _run(
-                settings.model_copy(
-                    update={"home": home, "crawl_allow_hosts": [LOOPBACK], "lmi_url": llm_settings.lmi_url}
-                )
-            )
+            _run(demo.model_copy(update={"lmi_url": llm_settings.lmi_url}))
+        if getattr(args, "train", False):
+            _train(demo, base=base_model_dir(settings.home), steps=args.train_steps, limit=args.train_limit)
     finally:
         apply_environment(saved)
     print(f"\nState kept in {home} — try: llm-twin --home {home} runs")
@@ -139,6 +139,41 @@ def _run(settings: Settings) -> None:
         print(f"\n   Draft a LinkedIn post ({time.perf_counter() - began:.1f} s):")
         _print_answer(draft)
         print(f"\n   Prompt traces: {local.settings.home / 'traces.jsonl'} (llm-twin traces)")
+
+
+def _train(settings: Settings, *, base: Path, steps: int, limit: int) -> None:
+    """``--train``: datasets from the sample author, a short SFT then DPO on SmolLM2-135M, then the
+    same question to the fine-tuned twin (the local LMI server serves the newest model it finds)."""
+    from llm_twin.cli.train import build_local_datasets, train_local
+    from training.datasets.build import print_report
+
+    _stage(8, f"Build the datasets ({limit} extracts; SmolLM2 writes the instructions)")
+    began = time.perf_counter()
+    # the instructions come from the base model the demo already converted (no second copy)
+    report = build_local_datasets(settings.model_copy(update={"local_model_dir": base}), limit)
+    print_report(report, False)
+    print(f"   ({time.perf_counter() - began:.0f} s)")
+    if report.skipped:
+        print(f"   no training: {report.skipped}")
+        return
+    options = argparse.Namespace(tiny=False, config=None, max_steps=steps, dataset=None, base=None)
+    _stage(9, f"Fine-tune SmolLM2-135M: SFT then DPO, {steps} steps each (LoRA, CPU)")
+    sft = train_local("sft", options, settings, dataset=report.versions["instruct"].uri, base=str(base))
+    print(f"   SFT {sft.run_id}: loss {sft.loss_first} → {sft.loss_last}, {sft.seconds:.0f} s")
+    dpo = train_local(
+        "dpo", options, settings, dataset=report.versions["preference"].uri, base=str(sft.merged_dir)
+    )
+    print(f"   DPO {dpo.run_id}: loss {dpo.loss_first} → {dpo.loss_last}, {dpo.seconds:.0f} s")
+    print(f"   serving {dpo.published_dir}")
+
+    _stage(10, "Ask the fine-tuned twin the same question")
+    # local_llm serves the newest folder under <home>/models/twin: the DPO run just published
+    with local_llm(settings) as llm_settings, local_session(llm_settings, mutating=False) as local:
+        answer = build_rag_service(local.settings).answer(
+            RagRequest(query=DEMO_QUESTIONS[0], k=3, expand=False)
+        )
+    print(f"   ? {DEMO_QUESTIONS[0]}")
+    _print_answer(answer)
 
 
 def _print_answer(answer: RagAnswer) -> None:

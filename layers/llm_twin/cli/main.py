@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = add("demo", demo.cmd_demo, "end-to-end on a sample author served on 127.0.0.1")
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="then build datasets, fine-tune SmolLM2 (SFT, DPO), ask the fine-tuned twin (minutes on CPU)",
+    )
+    p.add_argument("--train-steps", type=int, default=4, metavar="N", help="steps of SFT and of DPO (4)")
+    p.add_argument("--train-limit", type=int, default=6, metavar="N", help="extracts per dataset (6)")
     p = add("collect", collect.cmd_collect, "run the collection workflow for an author's links")
     p.add_argument("--author", required=True, help='the author\'s full name, e.g. "Maya Lindqvist"')
     p.add_argument("urls", nargs="+", metavar="URL")

@@ -168,7 +168,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         return _start_workflow(args, settings)
     if args.sagemaker:
         return _launch(args, settings)
-    result = _train_local(args.kind, args, settings)
+    result = train_local(args.kind, args, settings)
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
@@ -176,7 +176,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _train_local(
+def train_local(
     kind: str,
     args: argparse.Namespace,
     settings: Settings,
@@ -271,10 +271,10 @@ def _train_all(args: argparse.Namespace, settings: Settings) -> int:
     if report.skipped:
         reasons = "; ".join(f"{kind}: {reason}" for kind, reason in sorted(report.skipped.items()))
         raise LlmTwinError(f"no dataset to train on ({reasons})")
-    sft = _train_local("sft", args, settings, dataset=report.versions["instruct"].uri)
+    sft = train_local("sft", args, settings, dataset=report.versions["instruct"].uri)
     if not args.json:
         _print_result(sft)
-    dpo = _train_local("dpo", args, settings, dataset=report.versions["preference"].uri, base=sft.merged_dir)
+    dpo = train_local("dpo", args, settings, dataset=report.versions["preference"].uri, base=sft.merged_dir)
     if args.json:
         summary = {
             "datasets": report.summary(),
