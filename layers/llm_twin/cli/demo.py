@@ -11,6 +11,7 @@ import shutil
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from llm_twin.cli import render
 from llm_twin.cli.collect import collect
@@ -159,11 +160,11 @@ def _train(settings: Settings, *, base: Path, steps: int, limit: int) -> None:
     options = argparse.Namespace(tiny=False, config=None, max_steps=steps, dataset=None, base=None)
     _stage(9, f"Fine-tune SmolLM2-135M: SFT then DPO, {steps} steps each (LoRA, CPU)")
     sft = train_local("sft", options, settings, dataset=report.versions["instruct"].uri, base=str(base))
-    print(f"   SFT {sft.run_id}: loss {sft.loss_first} → {sft.loss_last}, {sft.seconds:.0f} s")
+    print(f"   SFT {sft.run_id}: {_loss(sft)}, {sft.seconds:.0f} s")
     dpo = train_local(
         "dpo", options, settings, dataset=report.versions["preference"].uri, base=str(sft.merged_dir)
     )
-    print(f"   DPO {dpo.run_id}: loss {dpo.loss_first} → {dpo.loss_last}, {dpo.seconds:.0f} s")
+    print(f"   DPO {dpo.run_id}: {_loss(dpo)}, {dpo.seconds:.0f} s")
     print(f"   serving {dpo.published_dir}")
 
     _stage(10, "Ask the fine-tuned twin the same question")
@@ -174,6 +175,12 @@ def _train(settings: Settings, *, base: Path, steps: int, limit: int) -> None:
         )
     print(f"   ? {DEMO_QUESTIONS[0]}")
     _print_answer(answer)
+
+
+def _loss(result: Any) -> str:
+    if result.loss_first is None or result.loss_last is None:
+        return "no loss logged"
+    return f"loss {result.loss_first:.3f} → {result.loss_last:.3f} over {result.steps} steps"
 
 
 def _print_answer(answer: RagAnswer) -> None:
