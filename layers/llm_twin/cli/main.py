@@ -20,7 +20,17 @@ AddCommand = Callable[[str, Command, str], argparse.ArgumentParser]
 
 
 def _parser() -> argparse.ArgumentParser:
-    from llm_twin.cli import collect, dataset, demo, endpoint, features, rag, train, warehouse
+    from llm_twin.cli import (
+        collect,
+        dataset,
+        demo,
+        endpoint,
+        evaluate,
+        features,
+        rag,
+        train,
+        warehouse,
+    )
 
     parser = argparse.ArgumentParser(
         prog="llm-twin", description="An LLM twin: collect, index, train, serve."
@@ -103,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     dataset.register(add)
     train.register(add)
     endpoint.register(add)
+    evaluate.register(add)
     return parser
 
 
