@@ -43,6 +43,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.measure import cpu_stall_s, peak_rss_mb, spread
 from bench.report import write_section
 
 COMMAND = "python -m bench.features"
@@ -93,32 +94,17 @@ def _environment(home: Path, extra: dict[str, str] | None = None) -> None:
     os.environ.update({**ENV, "LLM_TWIN_HOME": str(home), **(extra or {})})
 
 
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _cpu_stall_s() -> float | None:
-    """Seconds some task on this machine waited for a CPU, since boot (Linux PSI), or None."""
-    try:
-        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]  # some avg10=... total=<us>
-        return float(line.rsplit("total=", 1)[1]) / 1e6
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 @contextmanager
 def _clock(into: dict[str, float], key: str) -> Iterator[None]:
     """Wall time into ``into[key]``, process CPU time (every thread) into ``into[key + '_cpu']`` and
     the CPU pressure (share of the wall time some task waited for a CPU) into ``into[key + '_psi']``."""
-    began, began_cpu, stall = time.perf_counter(), time.process_time(), _cpu_stall_s()
+    began, began_cpu, stall = time.perf_counter(), time.process_time(), cpu_stall_s()
     try:
         yield
     finally:
         into[key] = time.perf_counter() - began
         into[f"{key}_cpu"] = time.process_time() - began_cpu
-        after = _cpu_stall_s()
+        after = cpu_stall_s()
         if stall is not None and after is not None:
             into[f"{key}_psi"] = (after - stall) / max(into[key], 1e-9)
 
@@ -413,7 +399,7 @@ def _pipeline(config: dict[str, Any], home: Path) -> dict[str, Any]:
             calls=dict(timers.calls),
             grouped_writes_s=_grouped_writes(local, home, all_chunks, all_vectors),
         )
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
 
 
@@ -668,7 +654,7 @@ def _search(config: dict[str, Any], home: Path) -> dict[str, Any]:
         "build_s": build_s,
         "latency": {kind: _percentiles(values) for kind, values in samples.items()},
         "recall": recall,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -697,14 +683,6 @@ def _child(kind: str, config: dict[str, Any]) -> dict[str, Any]:
 
 def _med(values: Sequence[float]) -> float:
     return statistics.median(values)
-
-
-def _spread(values: Sequence[float], fmt: str = "{:.1f}") -> str:
-    """``median (min-max)``, or the value alone when there is one."""
-    middle = fmt.format(_med(values))
-    if len(values) < 2:
-        return middle
-    return f"{middle} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
 def _pct(value: float) -> str:
@@ -739,33 +717,33 @@ def _pipeline_section(runs: list[dict[str, Any]]) -> str:
         "(not timed), "
         "then (a) and (b) in alternating order, so load bursts from other jobs hit both alike.",
         f"- all-MiniLM-L6-v2 on CPU, {first['torch_threads']} torch threads; the model is loaded "
-        f"({_spread([r['model_load_s'] for r in runs])} s, imports included) and warmed before anything is "
+        f"({spread([r['model_load_s'] for r in runs])} s, imports included) and warmed before anything is "
         f"timed. {len(runs)} repeat(s), each in a fresh process. Median (min-max) over repeats; process CPU "
         "time counts every thread.",
         "",
         "| | wall (s) | CPU (s) | documents/s | chunks/s | word pieces/s |",
         "|---|---:|---:|---:|---:|---:|",
-        f"| (a) feature pipeline | {_spread(pipe)} | {_spread([r['pipeline_cpu'] for r in runs])} "
-        f"| {_spread([docs / x for x in pipe])} | {_spread([chunks / x for x in pipe])} "
-        f"| {_spread([pieces / x for x in pipe], '{:,.0f}')} |",
-        f"| (b) raw embed_documents | {_spread(raw)} | {_spread([r['raw_cpu'] for r in runs])} | - "
-        f"| {_spread([chunks / x for x in raw])} | {_spread([pieces / x for x in raw], '{:,.0f}')} |",
+        f"| (a) feature pipeline | {spread(pipe)} | {spread([r['pipeline_cpu'] for r in runs])} "
+        f"| {spread([docs / x for x in pipe])} | {spread([chunks / x for x in pipe])} "
+        f"| {spread([pieces / x for x in pipe], '{:,.0f}')} |",
+        f"| (b) raw embed_documents | {spread(raw)} | {spread([r['raw_cpu'] for r in runs])} | - "
+        f"| {spread([chunks / x for x in raw])} | {spread([pieces / x for x in raw], '{:,.0f}')} |",
         "",
         "**Pipeline chunks/s / raw chunks/s** (goal 0.9), estimated several ways; the per-round figures "
         "are the robust ones on a shared machine:",
         "",
         "| estimate | ratio |",
         "|---|---:|",
-        f"| totals per repeat, median (min-max) of {len(runs)} | {_spread(ratios, '{:.2f}')} |",
+        f"| totals per repeat, median (min-max) of {len(runs)} | {spread(ratios, '{:.2f}')} |",
         f"| per round, median (interquartile) of {len(round_ratios)} | {_quartiles(round_ratios)} |",
         f"| quiet rounds only (CPU pressure < {QUIET_PSI:.0%} in (a) and (b)), median (interquartile) of "
         f"{len(quiet)} | {_quartiles(quiet) if quiet else '-'} |",
-        f"| process CPU time, totals per repeat | {_spread(cpu_ratios, '{:.2f}')} |",
+        f"| process CPU time, totals per repeat | {spread(cpu_ratios, '{:.2f}')} |",
         "",
         f"CPU pressure is Linux PSI (`/proc/pressure/cpu`, share of the time some task waited for a CPU): "
         f"median {_quartiles([max(r.get('a_psi', 0), r.get('b_psi', 0)) for r in rounds], '{:.0%}')} over "
         f"the rounds (this process alone causes ~10% in (a), ~2% in (b)). {_pressure_note(rounds)} Peak "
-        f"RSS {_spread([r['peak_rss_mb'] for r in runs], '{:.0f}')} MB.",
+        f"RSS {spread([r['peak_rss_mb'] for r in runs], '{:.0f}')} MB.",
         "",
         f"Where (a)'s time goes (exclusive time per component, summed over rounds, median of {len(runs)}):",
         "",
@@ -871,7 +849,7 @@ def _findings(
         f"| batch size | chunks/s | speed vs batch {normal} | rounds |",
         "|---:|---:|---:|---:|",
         *(
-            f"| {size} | {_spread(speeds[size])} | {_spread(speedups[size], '{:.2f}')}x "
+            f"| {size} | {spread(speeds[size])} | {spread(speedups[size], '{:.2f}')}x "
             f"| {len(speedups[size])} |"
             for size in sorted(speedups)
         ),
@@ -930,7 +908,7 @@ def _search_section(prep: dict[str, Any], runs: list[dict[str, Any]]) -> str:
         "titles, section headings, then seeded variations of the questions. Their vectors are computed "
         "beforehand; "
         f"`embed_query` adds {prep['embed_query_p50_ms']:.0f} ms (p50) to a real search.",
-        f"- Index built by upserts of {UPSERT_BATCH} rows ({_spread([r['build_s'] for r in runs])} s, ANN "
+        f"- Index built by upserts of {UPSERT_BATCH} rows ({spread([r['build_s'] for r in runs])} s, ANN "
         f"build included). **ANN index (IVF_HNSW_SQ, built at `index_ann_min_rows` = "
         f"{first['ann_min_rows']:,}): {ann}**; rows outside the indexes after the build: "
         + ", ".join(f"{kind} {count}" for kind, count in first["unindexed"].items())
@@ -948,7 +926,7 @@ def _search_section(prep: dict[str, Any], runs: list[dict[str, Any]]) -> str:
         "search, exact": f"`search(v, {SEARCH_K}, exact=True)` (flat scan)",
     }
     for kind in first["latency"]:
-        cells = [_spread([r["latency"][kind][p] for r in runs]) for p in ("p50", "p95", "p99")]
+        cells = [spread([r["latency"][kind][p] for r in runs]) for p in ("p50", "p95", "p99")]
         lines.append(f"| {calls.get(kind, kind)} | " + " | ".join(cells) + " |")
     lines += [
         "",
@@ -964,10 +942,10 @@ def _search_section(prep: dict[str, Any], runs: list[dict[str, Any]]) -> str:
     for label in first["recall"]:
         values = [r["recall"][label] for r in runs]
         lines.append(
-            f"| {label} | {_spread([v['mean'] for v in values], '{:.4f}')} "
-            f"| {_spread([v['worst'] for v in values], '{:.2f}')} "
-            f"| {_spread([v['below_1'] for v in values], '{:.0f}')} "
-            f"| {_spread([v['max_loss'] for v in values], '{:.4f}')} |"
+            f"| {label} | {spread([v['mean'] for v in values], '{:.4f}')} "
+            f"| {spread([v['worst'] for v in values], '{:.2f}')} "
+            f"| {spread([v['below_1'] for v in values], '{:.0f}')} "
+            f"| {spread([v['max_loss'] for v in values], '{:.4f}')} |"
         )
     worst = min((r["recall"][label] for r in runs for label in r["recall"]), key=lambda v: v["worst"])
     lines += [

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.measure import cpu_stall_s, pressure, spread
 from bench.report import write_section
 
 COMMAND = "python -m bench.rag"
@@ -193,23 +194,6 @@ def expansion_reply(question: str, n: int) -> str:
 # --- shared -----------------------------------------------------------------------------------------
 def _environment(home: Path, extra: dict[str, str] | None = None) -> None:
     os.environ.update({**ENV, "LLM_TWIN_HOME": str(home), **(extra or {})})
-
-
-def cpu_stall_s() -> float | None:
-    """Seconds some task on this machine waited for a CPU, since boot (Linux PSI), or None."""
-    try:
-        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]  # some avg10=... total=<us>
-        return float(line.rsplit("total=", 1)[1]) / 1e6
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def pressure(stall_before: float | None, seconds: float) -> float | None:
-    """The share of ``seconds`` some task waited for a CPU, from a :func:`cpu_stall_s` taken before."""
-    after = cpu_stall_s()
-    if stall_before is None or after is None or seconds <= 0:
-        return None
-    return (after - stall_before) / seconds
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -991,16 +975,8 @@ def _child(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _spread(values: Sequence[float], fmt: str = "{:.1f}") -> str:
-    """``median (min-max)``, or the value alone when there is one."""
-    middle = fmt.format(statistics.median(values))
-    if len(values) < 2:
-        return middle
-    return f"{middle} ({fmt.format(min(values))}-{fmt.format(max(values))})"
-
-
 def _ms(values: Sequence[float]) -> str:
-    return _spread(values, "{:.1f}" if statistics.median(values) >= 1 else "{:.2f}")
+    return spread(values, "{:.1f}" if statistics.median(values) >= 1 else "{:.2f}")
 
 
 def _latency_section(prep: dict[str, Any], runs: list[dict[str, Any]]) -> str:
@@ -1139,11 +1115,11 @@ def _import_section(imports: dict[str, Any]) -> str:
         runs = tree["runs"]
         loaded = {m for r in runs for m in r["watched"] + r.get("watched_after_rag", [])}
         lines.append(
-            f"| {label} | {tree['python']} | {_spread([r['import_ms'] for r in runs], '{:.0f}')} "
-            f"| {_spread([r['health_ms'] for r in runs], '{:.0f}')} "
-            f"| {_spread([r['import_ms'] + r['health_ms'] for r in runs], '{:.0f}')} "
-            f"| {_spread([r['cpu_ms'] for r in runs], '{:.0f}')} | {_psi(runs)} "
-            f"| {_spread([r['modules'] for r in runs], '{:.0f}')} "
+            f"| {label} | {tree['python']} | {spread([r['import_ms'] for r in runs], '{:.0f}')} "
+            f"| {spread([r['health_ms'] for r in runs], '{:.0f}')} "
+            f"| {spread([r['import_ms'] + r['health_ms'] for r in runs], '{:.0f}')} "
+            f"| {spread([r['cpu_ms'] for r in runs], '{:.0f}')} | {_psi(runs)} "
+            f"| {spread([r['modules'] for r in runs], '{:.0f}')} "
             f"| {', '.join(sorted(loaded & set(FORBIDDEN))) or 'none'} |"
         )
     first_label, first = next(iter(trees.items()))
@@ -1155,7 +1131,7 @@ def _import_section(imports: dict[str, Any]) -> str:
         "",
         "After `/health` each run also builds the RAG service as the first `POST /rag` does (clients "
         "created, nothing called): "
-        + (f"{_spread(rag, '{:.0f}')} ms more in `{first_label}`" if rag else f"failed: {errors}")
+        + (f"{spread(rag, '{:.0f}')} ms more in `{first_label}`" if rag else f"failed: {errors}")
         + ". Of the watched modules ("
         + ", ".join(WATCHED)
         + "), loaded then: "
