@@ -1218,7 +1218,9 @@ def _latency_findings(runs: list[dict[str, Any]]) -> str:
         return statistics.median(s["stats"][name][p] for s in summaries)
 
     overhead50, overhead95 = med("overhead"), med("overhead", "p95")
-    compute_stages = [label for label in STAGES if label not in MODEL_STAGES + STORE_STAGES]
+    compute_stages = [
+        label for label in STAGES if label not in MODEL_STAGES + STORE_STAGES + CONCURRENT_STAGES
+    ]
     top = sorted(compute_stages, key=lambda label: -med(label))[:3]
     over = sum(s["over_goal"] for s in summaries)
     total = sum(s["requests"] for s in summaries)
