@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
 
+from infra import nag
 from infra.config import InfraConfig
 
 _RETENTION = {
@@ -28,3 +31,21 @@ def log_retention(config: InfraConfig) -> logs.RetentionDays:
 def removal_policy(config: InfraConfig) -> RemovalPolicy:
     """RETAIN (default) keeps data and logs when a stack is deleted; ``removalPolicy=destroy`` is for dev."""
     return RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+
+
+def scheduler_dead_letter_queue(scope: Construct, construct_id: str, *, what: str) -> sqs.Queue:
+    """The dead-letter queue of EventBridge Scheduler schedules (``what`` names them in the finding)."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,  # free SSE; a KMS key would need scheduler grants
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    nag.acknowledge(
+        queue,
+        "AwsSolutions-SQS3",
+        f"This queue is itself the dead-letter queue of {what} (cdk-nag only recognizes DLQs referenced "
+        "by an SQS redrive policy); a DLQ of a DLQ adds nothing.",
+    )
+    return queue

@@ -58,7 +58,7 @@ from constructs import Construct
 from infra import nag
 from infra.config import ConfigError, InfraConfig
 from infra.constructs.api import sagemaker_endpoint_arn
-from infra.constructs.common import log_retention
+from infra.constructs.common import log_retention, scheduler_dead_letter_queue
 from infra.constructs.training_buckets import MODELS_PREFIX, TrainingArtifacts, bucket_arn
 from infra.endpoint_config import EndpointConfig
 from training.sagemaker import images
@@ -423,18 +423,8 @@ class LmiEndpoint(Construct):
     def _stop_schedules(self, config: InfraConfig, cfg: EndpointConfig) -> None:
         assert self.endpoint_config is not None
         hours = cfg.schedule
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "ScheduleDeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,  # free SSE; a KMS key would need scheduler grants
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        nag.acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the endpoint's start/stop schedules (cdk-nag only "
-            "recognizes DLQs referenced by an SQS redrive policy); a DLQ of a DLQ adds nothing.",
+        self.dead_letter_queue = scheduler_dead_letter_queue(
+            self, "ScheduleDeadLetterQueue", what="the endpoint's start/stop schedules"
         )
         role = iam.Role(
             self,

@@ -6,12 +6,11 @@ from aws_cdk import Aws, Duration, TimeZone
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra import nag
 from infra.config import InfraConfig
+from infra.constructs.common import scheduler_dead_letter_queue
 
 RECRAWL_INPUT = {"all_authors": True}  # llm_twin.collection.events.CollectionRequest
 
@@ -29,18 +28,8 @@ class RecrawlSchedule(Construct):
         super().__init__(scope, construct_id)
         cfg = config.recrawl
         # Start requests that still fail after the retries land here (with the error) for inspection.
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,  # free SSE; a KMS key would need scheduler grants
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        nag.acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the EventBridge Scheduler schedule (cdk-nag only "
-            "recognizes DLQs referenced by an SQS redrive policy); a DLQ of a DLQ adds nothing.",
+        self.dead_letter_queue = scheduler_dead_letter_queue(
+            self, "DeadLetterQueue", what="the EventBridge Scheduler schedule"
         )
         # Confused-deputy guard: only schedules of this account's default group may assume the role.
         self.role = iam.Role(

@@ -53,13 +53,12 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import nag
 from infra.config import ConfigError, InfraConfig
-from infra.constructs.common import log_retention, removal_policy
+from infra.constructs.common import log_retention, removal_policy, scheduler_dead_letter_queue
 from infra.constructs.training_buckets import (
     CHECKPOINTS_PREFIX,
     CODE_PREFIX,
@@ -215,18 +214,8 @@ class TrainingSchedule(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         cfg = training.schedule
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,  # free SSE; a KMS key would need scheduler grants
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        nag.acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the EventBridge Scheduler schedule (cdk-nag only "
-            "recognizes DLQs referenced by an SQS redrive policy); a DLQ of a DLQ adds nothing.",
+        self.dead_letter_queue = scheduler_dead_letter_queue(
+            self, "DeadLetterQueue", what="the EventBridge Scheduler schedule"
         )
         self.role = iam.Role(
             self,
