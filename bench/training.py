@@ -556,8 +556,11 @@ def measure(config: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        print(json.dumps(CHILDREN[sys.argv[2]](json.loads(sys.argv[3]))))
-        return
+        print(json.dumps(CHILDREN[sys.argv[2]](json.loads(sys.argv[3]))), flush=True)
+        sys.stderr.flush()
+        # A generation whose client timed out may still run on a server thread; a normal interpreter
+        # exit then aborts the process (SIGABRT, "terminate called without an active exception").
+        os._exit(0)
     parser = argparse.ArgumentParser(description="Dataset generation and SFT/DPO fine-tuning benchmark.")
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument(
@@ -762,6 +765,11 @@ def dataset_section(data: dict[str, Any]) -> str:
         )
     both = generation_numbers(data)
     errors = "; ".join(f"`{e}`" for e in both["errors"])
+    if both["failed"]:
+        errors += (
+            " (the build report's `llm_calls` counts only the calls that returned: "
+            "training/datasets/generation.py:329)"
+        )
     lines += [
         "",
         f"Behind the server the model ran {both['generations']} generations: {both['tokens']:,} tokens in "
@@ -976,6 +984,14 @@ def findings(
             f"{pref['extracts_used']} items. `LLM_TWIN_LMI_TIMEOUT_S` (e.g. 600 for the local model), "
             "`--max-attempts 1` and a smaller `--draft-max-tokens` avoid it on a loaded machine."
         )
+        if both["running_at_end"]:
+            lines[-1] += (
+                f" {both['running_at_end']} abandoned generation(s) were still running when the builds "
+                "ended: stopping the server leaves its request threads generating "
+                "(inference/local_server.py:210), and a process that then exits normally aborts (SIGABRT, "
+                "`terminate called without an active exception`, seen while writing this benchmark, whose "
+                "children now leave with `os._exit`); `llm-twin dataset build` ends the same way."
+            )
     usable = outcomes.get("llm", 0) + outcomes.get("repaired", 0)
     text = (
         f"- **The instructions**: {outcomes.get('llm', 0)} valid JSON, {outcomes.get('repaired', 0)} "
