@@ -676,8 +676,14 @@ def render(results: dict[str, Any], flags: str) -> str:
         "What it says:\n\n" + findings(data, sft_runs, dpo_runs, short, sources),
         f"Reproduce: `{COMMAND}{flags}` (`--quick` for a smoke run; defaults: instruct "
         f"{DEFAULTS['instruct']} extracts, preference {DEFAULTS['preference']}, {DEFAULTS['steps']} steps, "
-        f"{DEFAULTS['repeats']} repeats). This run took {total / 60:.0f} min on 2 vCPUs shared with other "
-        "jobs, where timings vary several-fold between runs: compare numbers within one run.",
+        f"{DEFAULTS['repeats']} repeats"
+        + (
+            ""
+            if flags in ("", " --quick")
+            else "; this run used fewer to stay near 20 minutes on the shared machine"
+        )
+        + f"). This run took {total / 60:.0f} min on 2 vCPUs shared with other jobs, where timings vary "
+        "several-fold between runs: compare numbers within one run.",
     ]
     return "\n\n".join(sections)
 
@@ -1016,49 +1022,65 @@ def findings(
         return median([n[key] for n in numbers if n[key] is not None])
 
     sft_tok, dpo_tok = med(sft, "tokens"), med(dpo, "tokens")
-    quiet = least_contended(sft_runs)
+    sft_rate, dpo_rate = med(sft, "tokens_s"), med(dpo, "tokens_s")
+    sft_quiet, dpo_quiet = med(sft, "psi") < QUIET_PSI, med(dpo, "psi") < QUIET_PSI
     facts_rate = 4 * 256 / FACTS_SFT_S  # tokens/s if FACTS.md's batches were full
     text = (
         f"- **SFT steps**: {med(sft, 's_step'):.1f} s/step at {sft_tok:.0f} tokens/step "
-        f"({med(sft, 'tokens_s'):.0f} tokens/s), at a median CPU pressure of {med(sft, 'psi'):.0%}"
+        f"({sft_rate:.0f} tokens/s) at a median CPU pressure of {med(sft, 'psi'):.0%}"
     )
-    if quiet is not None:
+    quiet = least_contended(sft_runs)
+    if not sft_quiet and quiet is not None:
         text += (
             f"; the least contended step took {quiet['wall']:.1f} s ({quiet['psi']:.0%} pressure, "
             f"{quiet['tokens'] / quiet['wall']:.0f} tokens/s)"
         )
     text += (
         f". FACTS.md's {FACTS_SFT_S} s/step at batch 4 and max_length 256 is at most {facts_rate:.0f} "
-        "tokens/s (full rows)"
+        "tokens/s, reached only if its rows were full"
     )
+    short_rate = None
     if short is not None:
         s = run_numbers(short)
         text += (
-            f"; the diagnostic run on the fixture's one-sentence rows ({s['tokens']:.0f} tokens/step) "
-            f"stepped in {s['s_step']:.2f} s ({s['tokens_s']:.0f} tokens/s) at a CPU pressure of "
-            f"{pct(s['psi'])}"
+            f"; the fixture's one-sentence rows ({s['tokens']:.0f} tokens/step) stepped in "
+            f"{s['s_step']:.2f} s ({s['tokens_s']:.0f} tokens/s) at {pct(s['psi'])} pressure"
         )
         if s["psi"] is not None and s["psi"] < QUIET_PSI:
-            text += (
-                f". At that quiet rate FACTS.md's {FACTS_SFT_S} s/step is a batch of "
-                f"~{FACTS_SFT_S * s['tokens_s']:.0f} tokens, and this run's SFT batches of {sft_tok:.0f} "
-                f"tokens would step in ~{sft_tok / s['tokens_s']:.0f} s or more (attention grows with the "
-                "length) on a machine of its own"
-            )
+            short_rate = s["tokens_s"]
+    if sft_quiet and short_rate is not None:
+        text += (
+            f". On a quiet CPU both ran at about the same rate per token ({sft_rate:.0f} and "
+            f"{short_rate:.0f} tokens/s): an SFT step costs its tokens, ~{1000 / sft_rate:.1f} s per 1,000, "
+            f"so FACTS.md's {FACTS_SFT_S} s/step is a batch of ~{FACTS_SFT_S * sft_rate:.0f} tokens (rows of "
+            f"~{FACTS_SFT_S * sft_rate / 4:.0f}), not of the author's extracts, which fill the 256-token "
+            f"limit: {med(sft, 's_step') / FACTS_SFT_S:.1f}x FACTS.md's step time for them"
+        )
+    elif short_rate is not None:
+        text += (
+            f". At that quiet rate FACTS.md's {FACTS_SFT_S} s/step is a batch of "
+            f"~{FACTS_SFT_S * short_rate:.0f} tokens, and this run's SFT batches of {sft_tok:.0f} tokens "
+            f"would step in ~{sft_tok / short_rate:.0f} s or more on a machine of their own"
+        )
     lines.append(text + ".")
     dpo_note = {
         "built": "part 1's preference pairs",
         "stand-in": "stand-in pairs of real lengths (no real pair survived part 1)",
         "fixture": "the fixture's one-sentence pairs (no real pair survived part 1)",
     }[sources["dpo"]]
-    lines.append(
+    text = (
         f"- **DPO steps** on {dpo_note}: {med(dpo, 's_step'):.1f} s/step at {dpo_tok:.0f} tokens/step "
-        f"({med(dpo, 'tokens_s'):.0f} tokens/s against SFT's {med(sft, 'tokens_s'):.0f}, CPU pressure "
-        f"{med(dpo, 'psi'):.0%}). A DPO step forwards the chosen and the rejected row through the policy "
-        "and again, without gradients, through the reference (the adapter disabled), so per token it costs "
-        "more than SFT; it is cheaper per step only when its pairs hold fewer tokens than the SFT batch, "
-        f"as with FACTS.md's {FACTS_DPO_S} s/step against {FACTS_SFT_S}."
+        f"({med(dpo, 'padded'):.0f} padded) and {med(dpo, 'psi'):.0%} CPU pressure, {dpo_rate:.0f} tokens/s "
+        f"against SFT's {sft_rate:.0f}. A DPO step forwards the chosen and the rejected row of every pair "
+        "through the policy and once more, without gradients, through the reference (the adapter "
+        "disabled), and the rows are padded to the longest of the batch"
     )
+    if sft_quiet and dpo_quiet:
+        text += (
+            f": a DPO token costs {sft_rate / dpo_rate:.1f}x an SFT token here, and FACTS.md's "
+            f"{FACTS_DPO_S} s/step is ~{FACTS_DPO_S * dpo_rate:.0f} tokens per step at this rate: short pairs"
+        )
+    lines.append(text + ".")
     sft_ph, dpo_ph = [phases(r) for r in sft_runs], [phases(r) for r in dpo_runs]
     share = median([p["training"] / p["process (imports included)"] for p in (*sft_ph, *dpo_ph)])
     fixed = median([p["process (imports included)"] - p["training"] for p in (*sft_ph, *dpo_ph)])
@@ -1070,35 +1092,36 @@ def findings(
     )
     loaded = med(sft, "loaded_rss")
     sft_rss, dpo_rss = med(sft, "train_rss"), med(dpo, "train_rss")
+    sft_pad, dpo_pad = med(sft, "padded"), med(dpo, "padded")
     peak = max(n["peak_rss"] for n in (*sft, *dpo))
     after = max(n["peak_rss"] - n["train_rss"] for n in (*sft, *dpo))
     memory = (
-        f"- **Memory grows with the tokens in the batch**: the model loaded for training is {loaded:.0f} MB; "
-        f"training peaks at {sft_rss:.0f} MB for SFT ({sft_tok:.0f} tokens/step) and {dpo_rss:.0f} MB for "
-        f"DPO ({dpo_tok:.0f} tokens/step); the command's peak is {peak:.0f} MB at most"
-        + (
-            ", the training peak (the evaluation, merge and export that follow need less). "
-            if after < 1
-            else f", up to {after:.0f} MB above the training peak (evaluation, merge, export). "
-        )
+        "- **Memory grows with the padded tokens of the batch**: the model loaded for training is "
+        f"{loaded:.0f} MB; training peaks at {sft_rss:.0f} MB for SFT ({sft_pad:.0f} padded positions per "
+        f"step) and {dpo_rss:.0f} MB for DPO ({dpo_pad:.0f})"
     )
     if short is not None:
         s = run_numbers(short)
-        slope = (sft_rss - s["train_rss"]) / max(1.0, sft_tok - s["tokens"])  # MB per token in the batch
+        slope = (sft_rss - s["train_rss"]) / max(1.0, sft_pad - s["padded"])  # MB per padded position
         memory += (
-            f"On the fixture's short rows ({s['tokens']:.0f} tokens/step) SFT peaks at {s['train_rss']:.0f} "
-            f"MB, ~{slope:.1f} MB more per token in the batch: the activations autograd keeps for 30 layers "
-            "(LoRA's dropout adds a copy of every adapted layer's input) and fp32 copies of the "
-            f"49k-vocabulary logits ({4 * 256 * 49152 * 4 / 2**20:.0f} MB each at 4 x 256 tokens). "
+            f", {s['train_rss']:.0f} MB on the fixture's short rows ({s['padded']:.0f}): ~{slope:.1f} MB per "
+            "position, the activations autograd keeps for 30 layers (LoRA's dropout adds a copy of every "
+            "adapted layer's input) and fp32 copies of the 49k-vocabulary logits "
+            f"({4 * 256 * 49152 * 4 / 2**20:.0f} MB each at 4 x 256)"
         )
-        if s["train_rss"] <= FACTS_RSS_MB * 1.3:
-            memory += (
-                f"FACTS.md's {FACTS_RSS_MB / 1024:.1f} GB is the short-row figure; batches of the author's "
-                "extracts need the 4-5 GB the fine-tuning worker measured (docs/training.md: 5.2 GB SFT). "
-                "Halving `batch_size` (and doubling `grad_accumulation`) roughly halves the growth."
-            )
-        else:
-            memory += f"Even short rows need more than FACTS.md's {FACTS_RSS_MB / 1024:.1f} GB here."
+    memory += f". The command's peak, {peak:.0f} MB at most, " + (
+        "is the training peak (the evaluation, merge and export that follow need less)."
+        if after < 1
+        else f"is up to {after:.0f} MB above the training peak (evaluation, merge, export)."
+    )
+    if short is not None and run_numbers(short)["train_rss"] <= FACTS_RSS_MB * 1.3:
+        memory += (
+            f" FACTS.md's {FACTS_RSS_MB / 1024:.1f} GB is the short-row figure; batches of the author's "
+            "extracts need what the fine-tuning worker measured (docs/training.md: 5.2 GB SFT, 6.0-6.2 GB "
+            f"DPO at ~1,420 tokens/step), and DPO on these pairs {dpo_rss / 1024:.1f} GB. Halving "
+            "`batch_size` (and doubling `grad_accumulation`) roughly halves the growth above the "
+            f"{loaded / 1024:.1f} GB base."
+        )
     lines.append(memory)
     return "\n".join(lines)
 
