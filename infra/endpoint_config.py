@@ -31,12 +31,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from infra.config_values import (
+    DISABLED,
+    ML_INSTANCE,
+    SCHEDULE_EXPRESSION,
+    config_error,
+    parse_bool,
+    parse_int,
+)
 from training.sagemaker.deploy import DTYPES, ENGINES, MAX_STARTUP_TIMEOUT_S, PACKAGE_ARN, ServingOptions
 
-_DISABLED = {"", "off", "false", "disabled", "none", "0"}
-_ML_INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _S3_PREFIX = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.+/)$")
-_SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
 MAX_INSTANCES = 20
 ScheduleMode = Literal["scale", "stop"]
 
@@ -97,42 +102,10 @@ class EndpointConfig:
         return self.enabled and not (self.schedule.enabled and self.schedule.mode == "stop")
 
 
-def _error(message: str) -> Exception:
-    from infra.config import ConfigError  # late: infra.config imports this module
-
-    return ConfigError(message)
-
-
-def _int(key: str, raw: Any, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        value = default
-    else:
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            raise _error(f"{key}: expected an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise _error(f"{key}: must be {low}..{high}, got {value}")
-    return value
-
-
-def _bool(key: str, raw: Any, default: bool) -> bool:
-    if raw is None or raw == "":
-        return default
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in {"true", "1", "yes", "on", "enabled"}:
-        return True
-    if text in _DISABLED:
-        return False
-    raise _error(f"{key}: expected a boolean, got {raw!r}")
-
-
 def _expression(key: str, raw: Any, default: str) -> str:
     text = default if raw is None else str(raw).strip()
-    if not _SCHEDULE.match(text):
-        raise _error(f"{key}: not a cron()/rate()/at() expression: {text!r}")
+    if not SCHEDULE_EXPRESSION.match(text):
+        raise config_error(f"{key}: not a cron()/rate()/at() expression: {text!r}")
     return text
 
 
@@ -146,16 +119,18 @@ def parse_endpoint_schedule(value: Any) -> EndpointScheduleConfig:
         return EndpointScheduleConfig(enabled=value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lower() in _DISABLED:
+        if text.lower() in DISABLED:
             return default
         if text in ("scale", "stop"):
             return EndpointScheduleConfig(enabled=True, mode=text)  # type: ignore[arg-type]
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise _error(f"endpointSchedule: 'scale', 'stop', 'disabled' or a JSON object ({exc})") from None
+            raise config_error(
+                f"endpointSchedule: 'scale', 'stop', 'disabled' or a JSON object ({exc})"
+            ) from None
     if not isinstance(value, Mapping):
-        raise _error(f"endpointSchedule: expected an object or a string, got {value!r}")
+        raise config_error(f"endpointSchedule: expected an object or a string, got {value!r}")
     allowed = {
         "enabled",
         "mode",
@@ -168,15 +143,15 @@ def parse_endpoint_schedule(value: Any) -> EndpointScheduleConfig:
     }
     unknown = set(value) - allowed
     if unknown:
-        raise _error(f"endpointSchedule: unknown keys {sorted(unknown)}")
+        raise config_error(f"endpointSchedule: unknown keys {sorted(unknown)}")
     mode = str(value.get("mode", default.mode)).strip()
     if mode not in ("scale", "stop"):
-        raise _error(f"endpointSchedule.mode: 'scale' or 'stop', got {mode!r}")
+        raise config_error(f"endpointSchedule.mode: 'scale' or 'stop', got {mode!r}")
     time_zone = str(value.get("timeZone", default.time_zone)).strip()
     if not time_zone or " " in time_zone:
-        raise _error(f"endpointSchedule.timeZone: not an IANA time zone: {time_zone!r}")
+        raise config_error(f"endpointSchedule.timeZone: not an IANA time zone: {time_zone!r}")
     cfg = EndpointScheduleConfig(
-        enabled=_bool("endpointSchedule.enabled", value.get("enabled"), True),
+        enabled=parse_bool("endpointSchedule.enabled", value.get("enabled"), True),
         mode=mode,  # type: ignore[arg-type]
         up_expression=_expression(
             "endpointSchedule.upExpression", value.get("upExpression"), default.up_expression
@@ -185,17 +160,17 @@ def parse_endpoint_schedule(value: Any) -> EndpointScheduleConfig:
             "endpointSchedule.downExpression", value.get("downExpression"), default.down_expression
         ),
         time_zone=time_zone,
-        off_hours_max_instances=_int(
+        off_hours_max_instances=parse_int(
             "endpointSchedule.offHoursMaxInstances",
             value.get("offHoursMaxInstances"),
             default.off_hours_max_instances,
             1,
             MAX_INSTANCES,
         ),
-        retry_attempts=_int(
+        retry_attempts=parse_int(
             "endpointSchedule.retryAttempts", value.get("retryAttempts"), default.retry_attempts, 0, 185
         ),
-        max_event_age_minutes=_int(
+        max_event_age_minutes=parse_int(
             "endpointSchedule.maxEventAgeMinutes",
             value.get("maxEventAgeMinutes"),
             default.max_event_age_minutes,
@@ -204,7 +179,7 @@ def parse_endpoint_schedule(value: Any) -> EndpointScheduleConfig:
         ),
     )
     if cfg.up_expression == cfg.down_expression:
-        raise _error("endpointSchedule: upExpression and downExpression must differ")
+        raise config_error("endpointSchedule: upExpression and downExpression must differ")
     return cfg
 
 
@@ -214,18 +189,18 @@ def _serving(get: Callable[[str], Any]) -> ServingOptions:
     dtype = str(get("endpointDtype") or default.dtype).strip().lower()
     engine = str(get("endpointEngine") or default.engine).strip().lower()
     if tp != "max" and tp not in ("1", "2", "4", "8"):
-        raise _error(f"endpointTensorParallelDegree: 'max', 1, 2, 4 or 8, got {tp!r}")
+        raise config_error(f"endpointTensorParallelDegree: 'max', 1, 2, 4 or 8, got {tp!r}")
     if dtype not in DTYPES:
-        raise _error(f"endpointDtype: one of {DTYPES}, got {dtype!r}")
+        raise config_error(f"endpointDtype: one of {DTYPES}, got {dtype!r}")
     if engine not in ENGINES:
-        raise _error(f"endpointEngine: one of {ENGINES}, got {engine!r}")
+        raise config_error(f"endpointEngine: one of {ENGINES}, got {engine!r}")
     return ServingOptions(
-        max_model_len=_int(
+        max_model_len=parse_int(
             "endpointMaxModelLen", get("endpointMaxModelLen"), default.max_model_len, 256, 131_072
         ),
         tensor_parallel_degree=tp,
         dtype=dtype,
-        max_batch_size=_int(
+        max_batch_size=parse_int(
             "endpointMaxBatchSize", get("endpointMaxBatchSize"), default.max_batch_size, 1, 1024
         ),
         engine=engine,
@@ -235,41 +210,43 @@ def _serving(get: Callable[[str], Any]) -> ServingOptions:
 def parse_endpoint_config(get: Callable[[str], Any]) -> EndpointConfig:
     """Build and validate the endpoint config from a lookup ``key -> value or None`` (context, then env)."""
     default = EndpointConfig()
-    enabled = _bool("endpointEnabled", get("endpointEnabled"), default.enabled)
+    enabled = parse_bool("endpointEnabled", get("endpointEnabled"), default.enabled)
     package = str(get("endpointModelPackageArn") or "").strip()
     data_url = str(get("endpointModelDataUrl") or "").strip()
     if package and not PACKAGE_ARN.match(package):
-        raise _error(
+        raise config_error(
             "endpointModelPackageArn: a versioned model package ARN "
             f"(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>), got {package!r}"
         )
     if data_url and not _S3_PREFIX.match(data_url):
-        raise _error(
+        raise config_error(
             "endpointModelDataUrl: an uncompressed model folder s3://<bucket>/<prefix>/ (with the trailing "
             f"'/': SageMaker copies every object under it), got {data_url!r}"
         )
     if package and data_url:
-        raise _error("endpointModelPackageArn and endpointModelDataUrl: set one, not both")
+        raise config_error("endpointModelPackageArn and endpointModelDataUrl: set one, not both")
     if enabled and not (package or data_url):
-        raise _error(
+        raise config_error(
             "endpointEnabled=true needs the model: endpointModelPackageArn (an Approved version of the "
             "model package group) or endpointModelDataUrl (s3://<artifacts bucket>/models/<job>/output/model/"
             "merged/); until a model is approved, keep the endpoint disabled or use `llm-twin deploy`"
         )
     instance_type = str(get("endpointInstanceType") or default.instance_type).strip()
-    if not _ML_INSTANCE.match(instance_type):
-        raise _error(f"endpointInstanceType: a SageMaker instance type (ml.g5.xlarge), got {instance_type!r}")
-    min_instances = _int(
+    if not ML_INSTANCE.match(instance_type):
+        raise config_error(
+            f"endpointInstanceType: a SageMaker instance type (ml.g5.xlarge), got {instance_type!r}"
+        )
+    min_instances = parse_int(
         "endpointMinInstances", get("endpointMinInstances"), default.min_instances, 1, MAX_INSTANCES
     )
-    max_instances = _int(
+    max_instances = parse_int(
         "endpointMaxInstances", get("endpointMaxInstances"), default.max_instances, 1, MAX_INSTANCES
     )
     if max_instances < min_instances:
-        raise _error(
+        raise config_error(
             f"endpointMaxInstances ({max_instances}) must be >= endpointMinInstances ({min_instances})"
         )
-    count = _int(
+    count = parse_int(
         "endpointInstanceCount",
         get("endpointInstanceCount"),
         max(default.instance_count, min_instances),
@@ -277,15 +254,15 @@ def parse_endpoint_config(get: Callable[[str], Any]) -> EndpointConfig:
         MAX_INSTANCES,
     )
     if not min_instances <= count <= max_instances:
-        raise _error(
+        raise config_error(
             f"endpointInstanceCount ({count}) must be within endpointMinInstances..endpointMaxInstances "
             f"({min_instances}..{max_instances})"
         )
     schedule = parse_endpoint_schedule(get("endpointSchedule"))
     if schedule.enabled and not enabled:
-        raise _error("endpointSchedule: enabled but endpointEnabled is false (nothing to schedule)")
+        raise config_error("endpointSchedule: enabled but endpointEnabled is false (nothing to schedule)")
     if schedule.enabled and schedule.mode == "scale" and schedule.off_hours_max_instances > max_instances:
-        raise _error(
+        raise config_error(
             f"endpointSchedule.offHoursMaxInstances ({schedule.off_hours_max_instances}) must be <= "
             f"endpointMaxInstances ({max_instances})"
         )
@@ -297,35 +274,35 @@ def parse_endpoint_config(get: Callable[[str], Any]) -> EndpointConfig:
         instance_count=count,
         min_instances=min_instances,
         max_instances=max_instances,
-        invocations_per_instance=_int(
+        invocations_per_instance=parse_int(
             "endpointInvocationsPerInstance",
             get("endpointInvocationsPerInstance"),
             default.invocations_per_instance,
             1,
             100_000,
         ),
-        scale_out_cooldown_seconds=_int(
+        scale_out_cooldown_seconds=parse_int(
             "endpointScaleOutCooldownSeconds",
             get("endpointScaleOutCooldownSeconds"),
             default.scale_out_cooldown_seconds,
             0,
             3600,
         ),
-        scale_in_cooldown_seconds=_int(
+        scale_in_cooldown_seconds=parse_int(
             "endpointScaleInCooldownSeconds",
             get("endpointScaleInCooldownSeconds"),
             default.scale_in_cooldown_seconds,
             0,
             3600,
         ),
-        health_check_timeout_seconds=_int(
+        health_check_timeout_seconds=parse_int(
             "endpointHealthCheckTimeoutSeconds",
             get("endpointHealthCheckTimeoutSeconds"),
             default.health_check_timeout_seconds,
             60,
             MAX_STARTUP_TIMEOUT_S,
         ),
-        model_download_timeout_seconds=_int(
+        model_download_timeout_seconds=parse_int(
             "endpointModelDownloadTimeoutSeconds",
             get("endpointModelDownloadTimeoutSeconds"),
             default.model_download_timeout_seconds,
@@ -333,7 +310,7 @@ def parse_endpoint_config(get: Callable[[str], Any]) -> EndpointConfig:
             MAX_STARTUP_TIMEOUT_S,
         ),
         serving=_serving(get),
-        latency_alarm_ms=_int(
+        latency_alarm_ms=parse_int(
             "endpointLatencyAlarmMs", get("endpointLatencyAlarmMs"), default.latency_alarm_ms, 100, 600_000
         ),
         schedule=schedule,

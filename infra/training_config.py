@@ -31,16 +31,22 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from infra.config_values import (
+    DISABLED,
+    ML_INSTANCE,
+    SCHEDULE_EXPRESSION,
+    config_error,
+    parse_bool,
+    parse_int,
+)
+
 MAX_RUNTIME_MINUTES = 28 * 24 * 60  # SageMaker training jobs: 28 days
 MAX_PROCESSING_RUNTIME_MINUTES = 5 * 24 * 60  # Processing jobs: 5 days
-_DISABLED = {"", "off", "false", "disabled", "none", "0"}
 # The default base model is gated on the Hugging Face Hub: the jobs read the token from this secret.
 # Qwen2.5-7B-Instruct: Apache-2.0, ungated (no token, no secret to create by hand) and ChatML-native,
 # the chat template training and serving share (a Llama 3.x base needs new special tokens: docs/training.md).
 DEFAULT_BASE_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 DEFAULT_HF_TOKEN_SECRET = ""  # a gated base model needs one: hfTokenSecretName=<secret name>
-_SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
-_ML_INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _BEDROCK_ID = re.compile(r"^([a-z]{2,4}\.)?[a-z0-9-]+\.[A-Za-z0-9._:-]+$")  # [us.]anthropic.claude-...:0
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
@@ -147,42 +153,10 @@ class TrainingConfig:
         return self.model_package_group_name or f"{prefix}-twin"
 
 
-def _error(message: str) -> Exception:
-    from infra.config import ConfigError  # late: infra.config imports this module
-
-    return ConfigError(message)
-
-
-def _int(key: str, raw: Any, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        value = default
-    else:
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            raise _error(f"{key}: expected an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise _error(f"{key}: must be {low}..{high}, got {value}")
-    return value
-
-
-def _bool(key: str, raw: Any, default: bool) -> bool:
-    if raw is None or raw == "":
-        return default
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in {"true", "1", "yes", "on", "enabled"}:
-        return True
-    if text in _DISABLED:
-        return False
-    raise _error(f"{key}: expected a boolean, got {raw!r}")
-
-
 def _text(key: str, raw: Any, default: str, pattern: re.Pattern[str] | None, what: str) -> str:
     text = default if raw is None else str(raw).strip()
     if text and pattern is not None and not pattern.match(text):
-        raise _error(f"{key}: {what}, got {text!r}")
+        raise config_error(f"{key}: {what}, got {text!r}")
     return text
 
 
@@ -190,7 +164,7 @@ def _secret_name(raw: Any) -> str:
     text = _text(
         "hfTokenSecretName", raw, DEFAULT_HF_TOKEN_SECRET, _SECRET_NAME, "a Secrets Manager secret name"
     )
-    return "" if text.lower() in _DISABLED else text
+    return "" if text.lower() in DISABLED else text
 
 
 def _object(key: str, raw: Any) -> dict[str, Any]:
@@ -200,12 +174,12 @@ def _object(key: str, raw: Any) -> dict[str, Any]:
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise _error(f"{key}: invalid JSON ({exc})") from None
+            raise config_error(f"{key}: invalid JSON ({exc})") from None
     if not isinstance(raw, Mapping):
-        raise _error(f"{key}: expected a JSON object, got {raw!r}")
+        raise config_error(f"{key}: expected a JSON object, got {raw!r}")
     for name, value in raw.items():
         if not isinstance(value, str | int | float | bool) or value is None:
-            raise _error(f"{key}.{name}: hyperparameter values are strings, numbers or booleans")
+            raise config_error(f"{key}.{name}: hyperparameter values are strings, numbers or booleans")
     return dict(raw)
 
 
@@ -214,13 +188,13 @@ def _resources(get: Callable[[str], Any], name: str, default: JobResources, max_
         f"{name}InstanceType",
         get(f"{name}InstanceType"),
         default.instance_type,
-        _ML_INSTANCE,
+        ML_INSTANCE,
         "a SageMaker instance type (ml.g5.2xlarge)",
     )
     return JobResources(
         instance_type=instance or default.instance_type,
-        volume_gb=_int(f"{name}VolumeGb", get(f"{name}VolumeGb"), default.volume_gb, 1, 16_384),
-        max_runtime_minutes=_int(
+        volume_gb=parse_int(f"{name}VolumeGb", get(f"{name}VolumeGb"), default.volume_gb, 1, 16_384),
+        max_runtime_minutes=parse_int(
             f"{name}MaxRuntimeMinutes",
             get(f"{name}MaxRuntimeMinutes"),
             default.max_runtime_minutes,
@@ -239,28 +213,28 @@ def parse_training_schedule(value: Any) -> TrainingScheduleConfig:
         return TrainingScheduleConfig(enabled=value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lower() in _DISABLED:
+        if text.lower() in DISABLED:
             return default
         if text.startswith("{"):
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise _error(f"trainingSchedule: invalid JSON ({exc})") from None
+                raise config_error(f"trainingSchedule: invalid JSON ({exc})") from None
         else:
             value = {"enabled": True, "expression": text}
     if not isinstance(value, Mapping):
-        raise _error(f"trainingSchedule: expected an object or a string, got {value!r}")
+        raise config_error(f"trainingSchedule: expected an object or a string, got {value!r}")
     unknown = set(value) - {"enabled", "expression", "timeZone", "retryAttempts", "maxEventAgeMinutes"}
     if unknown:
-        raise _error(f"trainingSchedule: unknown keys {sorted(unknown)}")
+        raise config_error(f"trainingSchedule: unknown keys {sorted(unknown)}")
     cfg = TrainingScheduleConfig(
-        enabled=_bool("trainingSchedule.enabled", value.get("enabled"), True),
+        enabled=parse_bool("trainingSchedule.enabled", value.get("enabled"), True),
         expression=str(value.get("expression", default.expression)).strip(),
         time_zone=str(value.get("timeZone", default.time_zone)).strip(),
-        retry_attempts=_int(
+        retry_attempts=parse_int(
             "trainingSchedule.retryAttempts", value.get("retryAttempts"), default.retry_attempts, 0, 185
         ),
-        max_event_age_minutes=_int(
+        max_event_age_minutes=parse_int(
             "trainingSchedule.maxEventAgeMinutes",
             value.get("maxEventAgeMinutes"),
             default.max_event_age_minutes,
@@ -268,10 +242,12 @@ def parse_training_schedule(value: Any) -> TrainingScheduleConfig:
             1440,
         ),
     )
-    if not _SCHEDULE.match(cfg.expression):
-        raise _error(f"trainingSchedule.expression: not a cron()/rate()/at() expression: {cfg.expression!r}")
+    if not SCHEDULE_EXPRESSION.match(cfg.expression):
+        raise config_error(
+            f"trainingSchedule.expression: not a cron()/rate()/at() expression: {cfg.expression!r}"
+        )
     if not cfg.time_zone or " " in cfg.time_zone:
-        raise _error(f"trainingSchedule.timeZone: not an IANA time zone: {cfg.time_zone!r}")
+        raise config_error(f"trainingSchedule.timeZone: not an IANA time zone: {cfg.time_zone!r}")
     return cfg
 
 
@@ -279,15 +255,15 @@ def parse_training_config(get: Callable[[str], Any]) -> TrainingConfig:
     """Build and validate the training config from a lookup ``key -> value or None`` (context, then env)."""
     default = TrainingConfig()
     training = _resources(get, "training", default.training, MAX_RUNTIME_MINUTES)
-    spot = _bool("trainingSpot", get("trainingSpot"), default.spot)
+    spot = parse_bool("trainingSpot", get("trainingSpot"), default.spot)
     max_wait_raw = get("trainingMaxWaitMinutes")
     max_wait = None
     if max_wait_raw not in (None, ""):
         if not spot:
-            raise _error(
+            raise config_error(
                 "trainingMaxWaitMinutes: only with trainingSpot=true (SageMaker rejects it otherwise)"
             )
-        max_wait = _int(
+        max_wait = parse_int(
             "trainingMaxWaitMinutes", max_wait_raw, 0, training.max_runtime_minutes, 2 * MAX_RUNTIME_MINUTES
         )
     image_what = "an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>)"
@@ -310,7 +286,7 @@ def parse_training_config(get: Callable[[str], Any]) -> TrainingConfig:
         )
         or default.dataset_model_id,
         judge_model_id=_text("judgeModelId", get("judgeModelId"), "", _BEDROCK_ID, "a Bedrock model id"),
-        dataset_concurrency=_int(
+        dataset_concurrency=parse_int(
             "datasetConcurrency", get("datasetConcurrency"), default.dataset_concurrency, 1, 64
         ),
         processing=_resources(get, "processing", default.processing, MAX_PROCESSING_RUNTIME_MINUTES),
@@ -318,7 +294,7 @@ def parse_training_config(get: Callable[[str], Any]) -> TrainingConfig:
         evaluation=_resources(get, "evaluation", default.evaluation, MAX_PROCESSING_RUNTIME_MINUTES),
         spot=spot,
         max_wait_minutes=max_wait,
-        retry_attempts=_int(
+        retry_attempts=parse_int(
             "trainingRetryAttempts", get("trainingRetryAttempts"), default.retry_attempts, 1, 30
         ),
         sft_hyperparameters={
@@ -329,14 +305,14 @@ def parse_training_config(get: Callable[[str], Any]) -> TrainingConfig:
             **DEFAULT_DPO_HYPERPARAMETERS,
             **_object("dpoHyperparameters", get("dpoHyperparameters")),
         },
-        checkpoint_retention_days=_int(
+        checkpoint_retention_days=parse_int(
             "checkpointRetentionDays",
             get("checkpointRetentionDays"),
             default.checkpoint_retention_days,
             1,
             3650,
         ),
-        noncurrent_version_days=_int(
+        noncurrent_version_days=parse_int(
             "noncurrentVersionDays", get("noncurrentVersionDays"), default.noncurrent_version_days, 1, 3650
         ),
         model_package_group_name=_text(
@@ -355,5 +331,5 @@ def parse_training_config(get: Callable[[str], Any]) -> TrainingConfig:
     )
     for key in ("base_model", "dataset_dir", "output_dir", "model_dir", "kind"):
         if key in cfg.sft_hyperparameters or key in cfg.dpo_hyperparameters:
-            raise _error(f"{key}: set by the workflow (baseModelId, channels), not a hyperparameter")
+            raise config_error(f"{key}: set by the workflow (baseModelId, channels), not a hyperparameter")
     return cfg
