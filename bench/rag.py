@@ -257,9 +257,10 @@ class StageTimers:
     """Exclusive wall and process-CPU time of wrapped callables per request. A call of a wrapped
     callable under an open call labelled ``outer`` counts as ``inside[(outer, label)]``.
 
-    Calls made on worker threads (the retriever runs its searches concurrently) have no parent on
-    their thread: their durations go to ``concurrent`` (summed over threads, informational), while the
-    wall time of the concurrent section stays in the caller's exclusive time (see ``summarise``)."""
+    Calls made on worker threads (the retriever runs its searches concurrently, the service its
+    expansion beside the self-query): their durations go to ``concurrent`` (summed over threads,
+    informational), while the wall time the caller waits for them stays in the caller's exclusive
+    time (see ``summarise``)."""
 
     def __init__(self, inside: dict[tuple[str, str], str] | None = None) -> None:
         self.wall: dict[str, float] = defaultdict(float)
@@ -290,7 +291,7 @@ class StageTimers:
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             name = self._label(label)
-            if not self._stack and threading.get_ident() != self._main:  # a worker thread's call
+            if threading.get_ident() != self._main:  # a worker thread's call, nested ones too
                 began = time.perf_counter()
                 try:
                     return original(*args, **kwargs)
@@ -342,18 +343,24 @@ STAGES: dict[str, tuple[str, str]] = {
     ),
     "author directory": ("`Warehouse.list_authors` (DynamoDB Query; moto here)", "Warehouse:list_authors"),
     "self-query": ("prompt, JSON parse and repair, coercion, grounding, rules", "SelfQuery:extract"),
-    "expansion": ("prompt, parsing the list of rewrites", "QueryExpander:expand"),
+    "expansion": (
+        "prompt, parsing the list of rewrites; on a worker thread beside the author read and the "
+        "self-query (its LLM call too)",
+        "QueryExpander:expand",
+    ),
     "query embedding": (
         "`embed_queries`: every query in one call (MiniLM here, Titan on AWS)",
         "Embedder:embed_queries",
     ),
     "k-NN search": (
-        "filtered k-NN per query, on worker threads: summed durations (LanceDB here, OpenSearch on AWS)",
-        "Index:search",
+        "every query's filtered k-NN in one call (`search_many`: one LanceDB multi-vector query here, "
+        "one `_msearch` on OpenSearch), on a worker thread",
+        "Index:search_many",
     ),
     "BM25 search": (
-        "filtered BM25 per query, on worker threads: summed durations (LanceDB here, OpenSearch on AWS)",
-        "Index:lexical_search",
+        "every query's filtered BM25 in one call (`lexical_search_many`: LanceDB searches on its "
+        "threads here, one `_msearch` on OpenSearch), on a worker thread beside the k-NN",
+        "Index:lexical_search_many",
     ),
     "searches (concurrent)": ("wall time of the concurrent k-NN + BM25 section (`latency_ms.search`)", ""),
     "fusion (RRF)": ("`reciprocal_rank_fusion`", "hybrid:reciprocal_rank_fusion"),
@@ -370,7 +377,7 @@ STAGES: dict[str, tuple[str, str]] = {
 }
 MODEL_STAGES = ("LLM (stand-in)", "query embedding")
 STORE_STAGES = ("author directory", "searches (concurrent)", "rerank k-NN", "trace sink")
-CONCURRENT_STAGES = ("k-NN search", "BM25 search")  # summed over threads: shown, never added up
+CONCURRENT_STAGES = ("expansion", "k-NN search", "BM25 search")  # summed over threads: never added up
 
 
 def _wrap_stages(timers: StageTimers, handler_module: Any) -> None:
@@ -1249,11 +1256,12 @@ def _latency_findings(runs: list[dict[str, Any]]) -> str:
             if all("overhead, CPU" in s["stats"] for s in summaries) and overhead50 >= GOAL_OVERHEAD_MS
             else ""
         )
-        + f". Store calls take {med('stores'):.1f} ms at p50: {searches:.0f} index searches "
-        f"({calls['k-NN search']:.0f} k-NN + {calls['BM25 search']:.0f} BM25 for the question and its "
-        f"rewrites, run concurrently: {med('searches (concurrent)'):.1f} ms of wall time for "
-        f"{med('k-NN search') + med('BM25 search'):.1f} ms of summed search time, then the rerank k-NN "
-        f"{med('rerank k-NN'):.1f} ms) and {dynamo:.0f} DynamoDB calls "
+        + f". Store calls take {med('stores'):.1f} ms at p50: {searches:.0f} index calls "
+        f"({calls['k-NN search']:.0f} k-NN + {calls['BM25 search']:.0f} BM25 call for the question and "
+        f"its rewrites together, run concurrently: {med('searches (concurrent)'):.1f} ms of wall time for "
+        f"{med('k-NN search') + med('BM25 search'):.1f} ms of summed search time; "
+        f"{calls['rerank k-NN']:.1f} rerank k-NN per request, {med('rerank k-NN'):.1f} ms) and "
+        f"{dynamo:.0f} DynamoDB calls "
         f"({calls['author directory']:.0f} author list read, the trace write). In-process compute alone "
         f"is {med('compute'):.1f} ms (p95 {med('compute', 'p95'):.1f}; "
         "largest: "
@@ -1265,11 +1273,10 @@ def _latency_findings(runs: list[dict[str, Any]]) -> str:
     ]
     if overhead95 >= GOAL_OVERHEAD_MS:
         text.append(
-            "  What remains on the path: the concurrent searches cost the slowest of them plus "
-            "contention for the CPU (LanceDB searches run in this process here; on AWS they are network "
-            "round trips to OpenSearch that overlap, or one `_msearch`), the rerank's extra k-NN "
-            "(rerank.py, for candidates only BM25 found), and two DynamoDB calls (one author list read, "
-            "the trace write, which could leave the request path)."
+            "  What remains on the path: the two concurrent index calls cost the slower of them plus "
+            "contention for the CPU (LanceDB searches run in this process here; on AWS they are two "
+            "`_msearch` round trips to OpenSearch that overlap), and two DynamoDB calls (one author list "
+            "read, the trace write)."
         )
     return "\n".join(text)
 

@@ -18,6 +18,7 @@ from constructs import Construct
 from infra.endpoint_config import EndpointConfig, parse_endpoint_config
 from infra.training_config import TrainingConfig, parse_training_config
 from llm_twin.features.stream_filter import STREAM_BATCH_SIZE
+from llm_twin.rag.settings import RERANK_MODEL_ID
 
 # Lambda-supported CloudWatch Logs retention periods (days).
 VALID_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -40,6 +41,14 @@ _WEB_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")  # scheme://host[
 MAX_INTEGRATION_TIMEOUT_S = 300  # regional REST APIs, after a service quota increase above 29 s
 TITAN_V2_DIMENSIONS = (256, 512, 1024)  # amazon.titan-embed-text-v2:0 output sizes
 MAX_KNN_DIMENSION = 16_000  # OpenSearch k-NN (faiss engine) limit
+RERANKERS = ("local", "bedrock", "none")  # llm_twin.rag.settings.RagSettings.reranker
+# Bedrock Rerank models and their (single-region) Regions, from "Supported Regions and models for
+# reranking in Amazon Bedrock" (docs.aws.amazon.com/bedrock/latest/userguide/rerank-supported.html).
+# A pinned region outside the list fails synth; add a region here when AWS lists it.
+RERANK_MODEL_REGIONS = {
+    "amazon.rerank-v1:0": ("ap-northeast-1", "ca-central-1", "eu-central-1", "us-west-2"),
+    "cohere.rerank-v3-5:0": ("ap-northeast-1", "ca-central-1", "eu-central-1", "us-east-1", "us-west-2"),
+}
 
 RemovalMode = Literal["retain", "destroy"]
 
@@ -94,6 +103,8 @@ class ApiConfig:
     lmi_variant_name: str = "AllTraffic"
     traces_retention_days: int = 30  # prompt traces expire (DynamoDB TTL) after this
     latency_alarm_ms: int = 10_000  # p95 of the API's Latency
+    reranker: str = "local"  # local rescoring | bedrock (Bedrock Rerank, local fallback) | none
+    rerank_model: str = "amazon.rerank-v1:0"  # Bedrock reranking model, when reranker is bedrock
 
 
 @dataclass(frozen=True)
@@ -288,6 +299,7 @@ def _parse_api(get: Callable[[str], Any]) -> ApiConfig:
     variant = str(get("lmiVariantName") or default.lmi_variant_name).strip()
     if not re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", variant):
         raise ConfigError(f"lmiVariantName: a SageMaker production variant name, got {variant!r}")
+    reranker, rerank_model = _parse_reranker(get)
     return ApiConfig(
         rate_limit=rate,
         burst_limit=burst,
@@ -304,7 +316,29 @@ def _parse_api(get: Callable[[str], Any]) -> ApiConfig:
         lmi_variant_name=variant,
         traces_retention_days=_int_or(get, "tracesRetentionDays", default.traces_retention_days, 1, 3650),
         latency_alarm_ms=_int_or(get, "apiLatencyAlarmMs", default.latency_alarm_ms, 100, 300_000),
+        reranker=reranker,
+        rerank_model=rerank_model,
     )
+
+
+def _parse_reranker(get: Callable[[str], Any]) -> tuple[str, str]:
+    """``reranker`` and ``rerankModel``; a pinned ``region`` where the model is not offered fails."""
+    default = ApiConfig()
+    reranker = str(get("reranker") or default.reranker).strip().lower()
+    if reranker not in RERANKERS:
+        raise ConfigError(f"reranker: one of {RERANKERS}, got {reranker!r}")
+    model = str(get("rerankModel") or default.rerank_model).strip()
+    if not RERANK_MODEL_ID.match(model):
+        raise ConfigError(f"rerankModel: a Bedrock reranking model id (amazon.rerank-v1:0), got {model!r}")
+    region = str(get("region") or "").strip()
+    regions = RERANK_MODEL_REGIONS.get(model)
+    if reranker == "bedrock" and region and regions and region not in regions:
+        raise ConfigError(
+            f"reranker=bedrock: {model} is offered in {', '.join(regions)} only, not in {region} "
+            "(docs.aws.amazon.com/bedrock/latest/userguide/rerank-supported.html); choose another "
+            "rerankModel or region, or keep reranker=local"
+        )
+    return reranker, model
 
 
 def env_var_for(key: str) -> str:

@@ -83,6 +83,17 @@ def sagemaker_endpoint_arn(endpoint_name: str) -> str:
     return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{endpoint_name.lower()}"
 
 
+def rerank_environment(config: InfraConfig) -> dict[str, str]:
+    """``llm_twin.rag.settings.RagSettings`` fields of the reranker; none for ``local`` (the default)."""
+    api = config.api
+    if api.reranker == "local":
+        return {}
+    env = {"LLM_TWIN_RAG_RERANKER": api.reranker}
+    if api.reranker == "bedrock":
+        env["LLM_TWIN_RAG_RERANK_MODEL_ID"] = api.rerank_model
+    return env
+
+
 def api_environment(
     config: InfraConfig,
     *,
@@ -109,12 +120,14 @@ def api_environment(
         "LLM_TWIN_WEB_ORIGIN": web_origin,
         "LLM_TWIN_TRACES_TABLE_NAME": traces.table.table_name,
         "LLM_TWIN_TRACES_RETENTION_DAYS": str(traces.retention_days),
+        **rerank_environment(config),
     }
 
 
 class Api(Construct):
     """Exposes ``handler`` (:class:`LayeredFunction`), ``role``, ``rest_api``, ``stage``, ``usage_plan``,
-    ``api_key``, ``access_logs``, ``endpoint_arn`` (the LMI endpoint) and ``model_arn`` (embeddings)."""
+    ``api_key``, ``access_logs``, ``endpoint_arn`` (the LMI endpoint), ``model_arn`` (embeddings) and,
+    with ``reranker=bedrock``, ``rerank_policy`` and ``rerank_model_arn`` (else None)."""
 
     def __init__(
         self,
@@ -197,6 +210,7 @@ class Api(Construct):
         iam.Grant.add_to_principal(
             grantee=self.role, actions=["states:DescribeExecution"], resource_arns=[executions_arn(name)]
         )
+        self._grant_rerank(config)
         for machine in (name, config.collection_state_machine_name):
             nag_executions = executions_arn(
                 machine, partition="<AWS::Partition>", region="<AWS::Region>", account="<AWS::AccountId>"
@@ -208,6 +222,35 @@ class Api(Construct):
                 "machines only; execution names are drawn per run, so the machine's execution prefix "
                 "is the narrowest scope.",
             )
+
+    def _grant_rerank(self, config: InfraConfig) -> None:
+        """``reranker=bedrock``: the two actions Bedrock's reranking permissions page lists for calling
+        Rerank directly, in a policy of their own so the '*' acknowledgment covers nothing else."""
+        self.rerank_policy: iam.Policy | None = None
+        self.rerank_model_arn: str | None = None
+        if config.api.reranker != "bedrock":
+            return
+        self.rerank_model_arn = bedrock_model_arn(config.api.rerank_model)
+        self.rerank_policy = iam.Policy(
+            self,
+            "RerankPolicy",
+            statements=[
+                iam.PolicyStatement(sid="BedrockRerank", actions=["bedrock:Rerank"], resources=["*"]),
+                iam.PolicyStatement(
+                    sid="BedrockRerankModel",
+                    actions=["bedrock:InvokeModel"],
+                    resources=[self.rerank_model_arn],
+                ),
+            ],
+        )
+        self.role.attach_inline_policy(self.rerank_policy)
+        nag.acknowledge(
+            self.rerank_policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "bedrock:Rerank has no resource type in the Service Authorization Reference (Amazon Bedrock "
+            "actions), so '*' is its only scope; the model it may run is limited by the bedrock:InvokeModel "
+            f"statement on the one foundation model {config.api.rerank_model}.",
+        )
 
     def _rest_api(self, config: InfraConfig, log_key: kms.IKey) -> None:
         api = config.api

@@ -213,6 +213,8 @@ class IndexContract:
         assert index.count() == 0
         assert index.search([1.0] * DIM, 5) == []
         assert index.lexical_search("zeppelin", 5) == []
+        assert index.search_many([[1.0] * DIM, [0.5] * DIM], 5) == [[], []]
+        assert index.lexical_search_many(["zeppelin", "harbour"], 5) == [[], []]
         assert index.document_hash("doc-0") is None
         assert index.delete_document("doc-0") == 0
         with pytest.raises(VectorIndexError, match="ensure"):
@@ -248,6 +250,18 @@ class IndexContract:
         hits = loaded.search(exact.vector, 1)
         assert hits[0].chunk.chunk_id == exact.chunk_id
         assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+
+    def test_search_many_is_one_search_per_vector(self, loaded: Any) -> None:
+        """A question and its rewrites in one call: the same lists as one search each, in order,
+        with filters applied to every one."""
+        queries = [(unit_vectors(1, seed=200 + seed)[0] * 2.0).tolist() for seed in range(4)]
+        filters = SearchFilters(author_ids=["alice"])
+        for many, query in zip(loaded.search_many(queries, 4, filters), queries, strict=True):
+            self.assert_same(many, self.ids_scores(loaded.search(query, 4, filters)))
+            assert all(hit.chunk.author_id == "alice" for hit in many)
+        (single,) = loaded.search_many(queries[:1], 3)
+        self.assert_same(single, self.ids_scores(loaded.search(queries[0], 3)))
+        assert loaded.search_many([], 3) == []
 
     def test_k_larger_than_the_index_returns_everything(self, loaded: Any) -> None:
         hits = loaded.search(unit_vectors(1, seed=3)[0].tolist(), 100)
@@ -344,6 +358,15 @@ class IndexContract:
         assert loaded.lexical_search("runs", 5)[0].chunk.chunk_id == corpus()[20].chunk_id  # stemming
         assert loaded.lexical_search("zeppelin", 5, SearchFilters(author_ids=["alice"])) == []
         assert loaded.lexical_search("   ", 5) == []
+
+    def test_lexical_search_many_is_one_search_per_query(self, loaded: Any) -> None:
+        queries = ["zeppelin", "   ", "Zeppelin harbour software", "runs"]
+        filters = SearchFilters(author_ids=["bob", "alice"])
+        many = loaded.lexical_search_many(queries, 5, filters)
+        assert len(many) == 4 and many[1] == []
+        for hits, query in zip(many, queries, strict=True):
+            self.assert_same(hits, self.ids_scores(loaded.lexical_search(query, 5, filters)))
+        assert loaded.lexical_search_many([], 5) == []
 
     def test_lexical_query_is_never_parsed(self, loaded: Any) -> None:
         for query in ["x' OR '1'='1", 'text:"zeppelin" AND (', "zeppelin*", "-- ; DROP TABLE"]:

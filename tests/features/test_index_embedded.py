@@ -180,3 +180,19 @@ def test_ann_delta_segments_are_folded(tmp_path: Path, monkeypatch: pytest.Monke
     assert all(i.num_unindexed_rows == 0 for i in table.list_indices())
     hits = index.search(vectors[450].tolist(), 1)
     assert hits[0].chunk.document_id == "d450" and hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_small_table_is_kept_fully_indexed(tmp_path: Path) -> None:
+    """The writer folds new rows into the FTS index once a share of the table is unindexed, so a
+    small table is not searched by a flat scan of rows the index never saw."""
+    from llm_twin.features.index.embedded import optimize_threshold
+
+    index = EmbeddedIndex(Settings(home=tmp_path))
+    index.ensure(MODEL, DIM)
+    vectors = unit_vectors(60)
+    table = index._table(index.generation)
+    for start in range(0, 60, 10):
+        index.upsert([make_chunk(f"d{i}", 0, vectors[i]) for i in range(start, start + 10)])
+        rows = table.count_rows()
+        unindexed = max(i.num_unindexed_rows or 0 for i in table.list_indices())
+        assert unindexed < optimize_threshold(rows), (rows, unindexed)

@@ -467,6 +467,67 @@ def test_lexical_query(server: LoopbackServer, index: OpenSearchIndex) -> None:
     }
 
 
+def msearch_reply(*responses: dict[str, Any]) -> Reply:
+    return Reply(200, {"took": 3, "responses": list(responses)})
+
+
+def searched(reply: Reply) -> dict[str, Any]:
+    return {**reply.body, "status": 200}
+
+
+def test_search_many_is_one_msearch(server: LoopbackServer, index: OpenSearchIndex) -> None:
+    """A question and its rewrites: one ``_msearch`` round trip, one k-NN body per vector."""
+    server.script(
+        mapping(),
+        msearch_reply(searched(search_reply(hit(4, 0.8))), searched(search_reply(hit(2, 1.8), hit(3, 1.2)))),
+    )
+    first, second = [3.0] + [0.0] * (DIM - 1), [0.0, 2.0] + [0.0] * (DIM - 2)
+    results = index.search_many([first, second], 5, FILTERS)
+    assert calls(server) == [("GET", f"/{NAME}/_mapping"), ("POST", f"/{NAME}/_msearch")]
+    header, body, header2, body2 = server.requests[1].ndjson()
+    assert header == header2 == {}
+    assert body["query"]["knn"]["vector"]["vector"] == [1.0] + [0.0] * (DIM - 1)
+    assert body2["query"]["knn"]["vector"]["vector"] == [0.0, 1.0] + [0.0] * (DIM - 2)
+    assert body["query"]["knn"]["vector"]["filter"] == {"bool": {"filter": FILTER_CLAUSES}}
+    assert body["_source"] == {"excludes": ["vector"]} and body["size"] == 5
+    assert [[(h.chunk.chunk_id, h.score) for h in hits] for hits in results] == [
+        [(corpus()[4].chunk_id, pytest.approx(-0.25))],
+        [(corpus()[2].chunk_id, pytest.approx(0.8)), (corpus()[3].chunk_id, pytest.approx(0.2))],
+    ]
+
+
+def test_lexical_search_many_is_one_msearch(server: LoopbackServer, index: OpenSearchIndex) -> None:
+    server.script(msearch_reply(searched(search_reply(hit(13, 7.25))), searched(search_reply())))
+    results = index.lexical_search_many(
+        ["zeppelin", "  ", "harbour"], 10, SearchFilters(platforms=[Platform.BLOG])
+    )
+    assert calls(server) == [("POST", f"/{NAME}/_msearch")]
+    bodies = server.requests[0].ndjson()[1::2]
+    assert [b["query"]["bool"]["must"][0]["match"]["text"]["query"] for b in bodies] == [
+        "zeppelin",
+        "harbour",
+    ]
+    assert [[h.chunk.chunk_id for h in hits] for hits in results] == [[corpus()[13].chunk_id], [], []]
+    assert index.lexical_search_many(["  "], 10) == [[]]
+    assert len(server.requests) == 1  # nothing to search: no request
+
+
+def test_msearch_item_errors(server: LoopbackServer, index: OpenSearchIndex) -> None:
+    """Each search of an ``_msearch`` fails on its own: a missing index reads as empty, a rejected
+    search is transient, a bad request is a clear permanent error."""
+    missing = {"error": not_found().body["error"], "status": 404}
+    server.script(msearch_reply(missing, searched(search_reply(hit(1, 0.5)))))
+    assert [len(hits) for hits in index.lexical_search_many(["a", "b"], 3)] == [0, 1]
+    rejected = {"error": {"type": "es_rejected_execution_exception", "reason": "queue full"}, "status": 429}
+    server.script(msearch_reply(rejected))
+    with pytest.raises(TransientIndexError, match="queue full"):
+        index.lexical_search_many(["a"], 3)
+    bad = {"error": {"root_cause": [{"type": "parsing_exception", "reason": "bad query"}]}, "status": 400}
+    server.script(msearch_reply(bad))
+    with pytest.raises(VectorIndexError, match="HTTP 400: parsing_exception: bad query"):
+        index.lexical_search_many(["a"], 3)
+
+
 def test_missing_index_reads_as_empty(server: LoopbackServer, index: OpenSearchIndex) -> None:
     server.script(not_found(), not_found(), not_found(), not_found())
     assert index.search([1.0] * DIM, 3) == []

@@ -4,9 +4,11 @@ import pytest
 
 from llm_twin.features.models import Chunk, SearchHit
 from llm_twin.features.tokens import default_counter
+from llm_twin.rag.bedrock_rerank import BedrockReranker
 from llm_twin.rag.context import assemble_context
 from llm_twin.rag.hybrid import Candidate, HybridRetriever, reciprocal_rank_fusion
-from llm_twin.rag.rerank import BedrockReranker, LocalReranker, NoReranker, Reranker, RescoreWeights
+from llm_twin.rag.rerank import LocalReranker, NoReranker, Reranker, RescoreWeights
+from llm_twin.settings import Settings
 from tests.rag.fakes import chunk
 
 LONG = " ".join(f"word{i} is part of a long paragraph about retrieval budgets." for i in range(60))
@@ -39,10 +41,10 @@ def test_hybrid_runs_knn_and_bm25_per_query(features) -> None:
 
 
 def test_rerankers_satisfy_the_port(features) -> None:
-    for reranker in (LocalReranker(features), NoReranker(), BedrockReranker()):
+    local = LocalReranker(features)
+    for reranker in (local, NoReranker(), BedrockReranker(Settings(), local)):
         assert isinstance(reranker, Reranker)
-    with pytest.raises(NotImplementedError, match="stub"):
-        BedrockReranker().rerank("q", [], 3)
+    assert BedrockReranker(Settings(), local).rerank("q", [], 3) == []  # no candidates: no call
 
 
 def test_local_rescoring_prefers_the_matching_chunk_and_diversifies(features) -> None:

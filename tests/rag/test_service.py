@@ -170,3 +170,15 @@ def test_article_draft_without_link(features) -> None:
     )
     assert answer.grounded and answer.sources[0].document_id == "ada-kafka"
     assert "## headings" in model.calls[-1][1][1].content
+
+
+def test_a_cached_author_list_is_reread_for_an_author_it_lacks(features) -> None:
+    """The service reuses the author list between requests; one naming a newer author re-reads it."""
+    directory = Directory(ADA)
+    rag = RagService(features, ScriptedChatModel(), directory, None, SETTINGS)
+    rag.answer(RagRequest(query="sourdough starter", author=ADA, expand=False))
+    directory.authors += Directory(BRUNO).authors
+    answer = rag.answer(RagRequest(query="sourdough starter", author=BRUNO, expand=False))
+    assert authors_of(answer) <= {"bruno"}
+    with pytest.raises(InvalidInputError):
+        rag.answer(RagRequest(query="x", author="Nobody Here"))

@@ -61,8 +61,21 @@ class VectorIndex(Protocol):
         """Filtered k-NN, best first (cosine similarity as score)."""
         ...
 
+    def search_many(
+        self, vectors: Sequence[Sequence[float]], k: int, filters: SearchFilters | None = None
+    ) -> list[list[SearchHit]]:
+        """``search`` of each vector (a question and its expansions), in one request where the
+        engine allows it; one list per vector, in order."""
+        ...
+
     def lexical_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[SearchHit]:
         """Filtered BM25 over chunk text, best first."""
+        ...
+
+    def lexical_search_many(
+        self, queries: Sequence[str], k: int, filters: SearchFilters | None = None
+    ) -> list[list[SearchHit]]:
+        """``lexical_search`` of each query, in one request where the engine allows it."""
         ...
 
     def count(self, filters: SearchFilters | None = None) -> int: ...

@@ -16,13 +16,23 @@ if TYPE_CHECKING:
 MAX_ATTEMPTS = 5  # botocore "standard" retry mode: exponential backoff with jitter, throttling aware
 
 _lock = threading.Lock()
-_clients: dict[tuple[str, str, str, str | None], Any] = {}  # (kind, service, region, endpoint)
+# (kind, service, region, endpoint, connect timeout, read timeout, retries)
+_clients: dict[tuple[Any, ...], Any] = {}
 
 
-def _config() -> Any:
+def _config(
+    connect_timeout: float | None = None, read_timeout: float | None = None, max_retries: int | None = None
+) -> Any:
+    """botocore's defaults (60 s timeouts) unless a caller on a request path asks for shorter ones."""
     from botocore.config import Config
 
-    return Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
+    timeouts = {
+        name: value
+        for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout))
+        if value is not None
+    }
+    retries = MAX_ATTEMPTS if max_retries is None else max_retries  # botocore: retries after the 1st try
+    return Config(retries={"mode": "standard", "max_attempts": retries}, **timeouts)
 
 
 def _session(settings: Settings) -> Any:
@@ -31,14 +41,36 @@ def _session(settings: Settings) -> Any:
     return boto3.session.Session(region_name=settings.region)
 
 
-def aws_client(service: str, settings: Settings) -> Any:
-    """A (cached, thread-safe) boto3 client for ``service`` with the endpoint and region from ``settings``."""
-    key = ("client", service, settings.region, settings.aws_endpoint_url)
+def aws_client(
+    service: str,
+    settings: Settings,
+    *,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+    max_retries: int | None = None,
+) -> Any:
+    """A (cached, thread-safe) boto3 client for ``service`` with the endpoint and region from ``settings``.
+
+    ``connect_timeout``/``read_timeout`` (seconds) and ``max_retries`` (botocore's ``max_attempts``, which
+    counts retries after the first request) override botocore's 60 s and :data:`MAX_ATTEMPTS` for callers
+    with a latency budget (the Bedrock reranker); each distinct combination is its own cached client."""
+    key = (
+        "client",
+        service,
+        settings.region,
+        settings.aws_endpoint_url,
+        connect_timeout,
+        read_timeout,
+        max_retries,
+    )
     with _lock:
         client = _clients.get(key)
         if client is None:
             client = _clients[key] = _session(settings).client(
-                service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_config()
+                service,
+                region_name=settings.region,
+                endpoint_url=settings.aws_endpoint_url,
+                config=_config(connect_timeout, read_timeout, max_retries),
             )
         return client
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from llm_twin.features.tokens import TokenCounter
 from llm_twin.rag.hybrid import Candidate
@@ -28,10 +29,24 @@ class SourceGroup:
     def header(self) -> str:
         return f"[{self.number}] {self.title} — {self.link}"
 
+    def _ordered(self) -> list[Candidate]:
+        return sorted(self.candidates, key=lambda c: c.chunk.chunk_index)
+
+    def tokens(self, counter: TokenCounter) -> int:
+        """``counter.count(self.render())`` from the parts' counts (memoised per chunk): WordPiece
+        splits on whitespace first, so the count of newline-joined parts is the sum of theirs."""
+        ordered = self._ordered()
+        gaps = sum(1 for a, b in pairwise(ordered) if b.chunk.chunk_index != a.chunk.chunk_index + 1)
+        return (
+            counter.count(self.header)
+            + sum(counter.count(c.chunk.text.strip()) for c in ordered)
+            + gaps * counter.count(GAP)
+        )
+
     def render(self) -> str:
         parts: list[str] = []
         previous: int | None = None
-        for candidate in sorted(self.candidates, key=lambda c: c.chunk.chunk_index):
+        for candidate in self._ordered():
             index = candidate.chunk.chunk_index
             if previous is not None:
                 parts.append("\n" if index == previous + 1 else GAP)
@@ -84,8 +99,9 @@ def assemble_context(candidates: Sequence[Candidate], counter: TokenCounter, bud
         group = groups.get(chunk.document_id)
         trial = order if group else [*order, SourceGroup(len(order) + 1, chunk.title, chunk.link)]
         target = group or trial[-1]
+        before = target.tokens(counter) if group else 0
         target.candidates.append(candidate)
-        tokens = counter.count(render(trial))
+        tokens = used - before + target.tokens(counter)  # only the changed group is recounted
         if tokens <= budget:
             if group is None:
                 groups[chunk.document_id] = target
@@ -107,5 +123,5 @@ def assemble_context(candidates: Sequence[Candidate], counter: TokenCounter, bud
                 target.candidates.append(cut)
                 groups[chunk.document_id] = target
                 order = [target]
-                used = counter.count(render(order))
+                used = target.tokens(counter)
     return Context(groups=order, text=render(order), tokens=used)

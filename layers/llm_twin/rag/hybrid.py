@@ -15,7 +15,6 @@ from llm_twin.features.models import Chunk, SearchFilters, SearchHit
 from llm_twin.features.service import FeatureService
 
 RRF_K = 60
-SEARCH_THREADS = 8  # a question + 3 expansions, k-NN and BM25 each
 
 
 @dataclass
@@ -25,6 +24,7 @@ class Candidate:
     fusion: float = 0.0
     dense: float | None = None  # best cosine over the queries' k-NN lists
     lexical: float | None = None  # best BM25 over the lexical lists
+    query_cosine: float | None = None  # cosine with the original query (see original_query_cosines)
     features: dict[str, float] = field(default_factory=dict)
 
 
@@ -61,7 +61,24 @@ def reciprocal_rank_fusion(
 
 
 def _supports_lexical(index: object) -> bool:
-    return callable(getattr(index, "lexical_search", None))
+    return callable(getattr(index, "lexical_search_many", None))
+
+
+def original_query_cosines(candidates: Sequence[Candidate], original: Sequence[SearchHit], pool: int) -> None:
+    """Set ``query_cosine``: each candidate's cosine with the original query, from the original
+    query's own k-NN list (exact). A candidate missing from that list, when the list is full, is no
+    closer to the query than the list's last hit: it gets that bound (capped by its best cosine with a
+    rewrite), so the reranker needs no second search. A list shorter than ``pool`` holds every
+    matching chunk (the search is filtered before ranking), so nothing else can be a candidate."""
+    cosine = {hit.chunk.chunk_id: hit.score for hit in original}
+    floor = min(cosine.values()) if len(original) >= pool and cosine else None
+    for candidate in candidates:
+        exact = cosine.get(candidate.chunk.chunk_id)
+        if exact is not None:
+            candidate.query_cosine = exact
+        elif floor is not None:
+            rewrite = candidate.dense if candidate.dense is not None else floor
+            candidate.query_cosine = min(rewrite, floor)
 
 
 class HybridRetriever:
@@ -73,8 +90,8 @@ class HybridRetriever:
     def retrieve(
         self, queries: Sequence[str], filters: SearchFilters | None, pool: int, notes: list[str] | None = None
     ) -> Retrieval:
-        """All queries embedded in one call; per query a filtered k-NN and a filtered BM25 of ``pool``,
-        all searches at once (they are independent round trips: threads, not sequence); fused."""
+        """All queries embedded in one call; the filtered k-NN searches of all queries in one request
+        and their BM25 searches in another, both at once (independent round trips); fused."""
         texts = list(dict.fromkeys(q for q in queries if q.strip()))
         latency = {"embed": 0.0, "knn": 0.0, "lexical": 0.0, "search": 0.0}
         if not texts:
@@ -83,34 +100,36 @@ class HybridRetriever:
         vectors = dict(zip(texts, self._features.embedder.embed_queries(texts), strict=True))
         latency["embed"] = _ms(start)
         index = self._features.index
-        searches: dict[str, Callable[[], list[SearchHit]]] = {}
-        for i, query in enumerate(queries):
-            if query in vectors:
-                searches[f"dense[{i}]"] = lambda v=vectors[query]: index.search(v, pool, filters)
-                if self._lexical:
-                    searches[f"lexical[{i}]"] = lambda q=query: index.lexical_search(q, pool, filters)
         start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=min(SEARCH_THREADS, len(searches))) as executor:
-            futures = {name: executor.submit(_timed, search) for name, search in searches.items()}
+        with ThreadPoolExecutor(max_workers=2) as executor:
+            dense = executor.submit(
+                _timed, lambda: index.search_many([vectors[text] for text in texts], pool, filters)
+            )
+            lexical = (
+                executor.submit(_timed, lambda: index.lexical_search_many(texts, pool, filters))
+                if self._lexical
+                else None
+            )
         latency["search"] = _ms(start)
-        lists: dict[str, list[SearchHit]] = {}
-        for name, future in futures.items():
+        dense_lists, latency["knn"] = dense.result()
+        lists = {f"dense[{i}]": hits for i, hits in enumerate(dense_lists)}
+        if lexical is not None:
             try:
-                hits, ms = future.result()
+                lexical_lists, latency["lexical"] = lexical.result()
+                lists.update({f"lexical[{i}]": hits for i, hits in enumerate(lexical_lists)})
             except NotImplementedError:
-                if self._lexical and notes is not None:
+                if notes is not None:
                     notes.append("retrieval: the index has no lexical search; k-NN only")
                 self._lexical = False
-                continue
-            lists[name] = hits
-            latency["knn" if name.startswith("dense") else "lexical"] += ms
         start = time.perf_counter()
         candidates = reciprocal_rank_fusion(lists, k=self._rrf_k, limit=pool)
+        if queries and queries[0] in vectors:
+            original_query_cosines(candidates, lists["dense[0]"], pool)
         latency["fusion"] = _ms(start)
         return Retrieval(lists=lists, candidates=candidates, latency_ms=latency, vectors=vectors)
 
 
-def _timed(search: Callable[[], list[SearchHit]]) -> tuple[list[SearchHit], float]:
+def _timed(search: Callable[[], list[list[SearchHit]]]) -> tuple[list[list[SearchHit]], float]:
     start = time.perf_counter()
     return search(), _ms(start)
 

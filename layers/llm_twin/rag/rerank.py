@@ -1,4 +1,4 @@
-"""Reranking: a port, the AWS adapter (stub) and the local default rescoring.
+"""Reranking: the port and the local default rescoring (the AWS adapter: ``rag/bedrock_rerank.py``).
 
 No PyPI package ships cross-encoder weights (FACTS.md), so the local default is a documented
 rescoring of the fused candidates against the **original** query:
@@ -6,8 +6,11 @@ rescoring of the fused candidates against the **original** query:
     score = w_dense · dense + w_lexical · lexical + w_title · title + w_fusion · fusion
             - penalty · (chunks already ranked from the same document)      (greedy, MMR-like)
 
-- ``dense``: cosine of the original query with each chunk (one filtered k-NN restricted to the
-  candidates' documents: no re-embedding), min-max normalised over the pool;
+- ``dense``: cosine of the original query with each chunk, min-max normalised over the pool. The
+  retriever sets it (``Candidate.query_cosine``): exact for the hits of the original query's k-NN
+  list, that list's lowest cosine (an upper bound) for the others, so no second search is needed
+  (measured on the sample: nDCG@5 0.963 vs 0.965 with exact cosines from a second k-NN, same hit@1
+  and MRR, rerank 2.0 vs 8.4 ms); candidates without it get one k-NN restricted to their documents;
 - ``lexical``: BM25 (k1 1.2, b 0.75) of the original query's terms over title + section + text,
   with the pool as collection, divided by the pool maximum;
 - ``title``: share of the query's terms found in the title or section path;
@@ -30,6 +33,7 @@ from typing import Protocol, runtime_checkable
 from llm_twin.features.models import SearchFilters
 from llm_twin.features.service import FeatureService
 from llm_twin.rag.hybrid import Candidate
+from llm_twin.rag.settings import RagSettings
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _STOPWORD_TEXT = (
@@ -58,29 +62,18 @@ class Reranker(Protocol):
     name: str
 
     def rerank(
-        self, query: str, candidates: Sequence[Candidate], k: int, *, query_vector: list[float] | None = None
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        k: int,
+        *,
+        query_vector: list[float] | None = None,
+        notes: list[str] | None = None,
     ) -> list[Candidate]:
         """The best ``k`` candidates for ``query``, best first, ``score`` set to the reranker's.
-        ``query_vector``: the query's embedding when the caller has it (saves a model call)."""
+        ``query_vector``: the query's embedding when the caller has it (saves a model call);
+        ``notes``: the request trace's notes, where a reranker says which fallback it took."""
         ...
-
-
-class BedrockReranker:
-    """AWS adapter: Amazon Bedrock ``Rerank`` (bedrock-agent-runtime, e.g. amazon.rerank-v1:0) or a
-    cross-encoder behind a SageMaker endpoint. Not implemented yet."""
-
-    name = "bedrock"
-
-    def __init__(self, model_arn: str | None = None) -> None:
-        self.model_arn = model_arn
-
-    def rerank(
-        self, query: str, candidates: Sequence[Candidate], k: int, *, query_vector: list[float] | None = None
-    ) -> list[Candidate]:
-        raise NotImplementedError(
-            "BedrockReranker is a stub: use the local rescoring (LocalReranker) until the Bedrock "
-            "Rerank / cross-encoder endpoint adapter is written"
-        )
 
 
 class NoReranker:
@@ -89,7 +82,13 @@ class NoReranker:
     name = "none"
 
     def rerank(
-        self, query: str, candidates: Sequence[Candidate], k: int, *, query_vector: list[float] | None = None
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        k: int,
+        *,
+        query_vector: list[float] | None = None,
+        notes: list[str] | None = None,
     ) -> list[Candidate]:
         return list(candidates)[:k]
 
@@ -138,7 +137,23 @@ class LocalReranker:
         self._features = features
         self.weights = weights or RescoreWeights()
 
+    @classmethod
+    def from_settings(cls, features: FeatureService, rag: RagSettings) -> LocalReranker:
+        """With the weights of ``LLM_TWIN_RAG_RERANK_*``."""
+        return cls(
+            features,
+            RescoreWeights(
+                rag.rerank_dense_weight,
+                rag.rerank_lexical_weight,
+                rag.rerank_title_weight,
+                rag.rerank_fusion_weight,
+                rag.rerank_diversity_penalty,
+            ),
+        )
+
     def _dense(self, query: str, candidates: Sequence[Candidate], vector: list[float] | None) -> list[float]:
+        if all(c.query_cosine is not None for c in candidates):  # the retriever's: no second search
+            return [c.query_cosine for c in candidates if c.query_cosine is not None]
         documents = sorted({c.chunk.document_id for c in candidates})
         vector = vector or self._features.embedder.embed_query(query)
         hits = self._features.index.search(
@@ -148,7 +163,13 @@ class LocalReranker:
         return [cosine.get(c.chunk.chunk_id, c.dense if c.dense is not None else 0.0) for c in candidates]
 
     def rerank(
-        self, query: str, candidates: Sequence[Candidate], k: int, *, query_vector: list[float] | None = None
+        self,
+        query: str,
+        candidates: Sequence[Candidate],
+        k: int,
+        *,
+        query_vector: list[float] | None = None,
+        notes: list[str] | None = None,
     ) -> list[Candidate]:
         if not candidates:
             return []

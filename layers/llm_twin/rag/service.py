@@ -7,8 +7,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
 
 from llm_twin.crawling.fetcher import Fetcher
 from llm_twin.errors import InvalidInputError
@@ -17,12 +17,13 @@ from llm_twin.features.service import FeatureService
 from llm_twin.features.tokens import TokenCounter, default_counter
 from llm_twin.llm.ports import ChatMessage, ChatModel, GenerationParams
 from llm_twin.rag import prompts
+from llm_twin.rag.authors import AuthorDirectory, CachedAuthors
 from llm_twin.rag.context import Context, assemble_context
 from llm_twin.rag.expansion import QueryExpander
 from llm_twin.rag.hybrid import Candidate, HybridRetriever
 from llm_twin.rag.links import fetch_excerpt
 from llm_twin.rag.models import DraftRequest, QueryFilters, RagAnswer, RagRequest, Source
-from llm_twin.rag.rerank import LocalReranker, NoReranker, Reranker, RescoreWeights
+from llm_twin.rag.rerank import LocalReranker, NoReranker, Reranker
 from llm_twin.rag.self_query import SelfQuery, resolve_author
 from llm_twin.rag.settings import RagSettings
 from llm_twin.rag.trace import RagTrace, StageHit
@@ -30,11 +31,9 @@ from llm_twin.warehouse.records import Author
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 EXCERPT_CHARS = 300
-
-
-class AuthorDirectory(Protocol):
-    def get_author(self, author_id: str) -> Author | None: ...
-    def list_authors(self) -> list[Author]: ...
+# Model calls of a request that may overlap (the expansion beside the self-query); shared by the
+# process, threads created on first use. Bounded: a burst of requests queues instead of piling up.
+_LLM_CALLS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rag-llm")
 
 
 @dataclass(frozen=True)
@@ -81,22 +80,13 @@ class RagService:
         s = self.settings
         self._features = feature_service
         self._model = chat_model
-        self._warehouse = warehouse
+        self._authors = CachedAuthors(warehouse, s.authors_cache_s)
         self._fetcher = fetcher
         self._counter = counter or default_counter()
         self._retriever = HybridRetriever(feature_service, rrf_k=s.rrf_k)
-        self._reranker = reranker or LocalReranker(
-            feature_service,
-            RescoreWeights(
-                s.rerank_dense_weight,
-                s.rerank_lexical_weight,
-                s.rerank_title_weight,
-                s.rerank_fusion_weight,
-                s.rerank_diversity_penalty,
-            ),
-        )
+        self._reranker = reranker or LocalReranker.from_settings(feature_service, s)
         self._self_query = SelfQuery(
-            chat_model if s.self_query else None, warehouse.list_authors, max_tokens=s.aux_max_tokens
+            chat_model if s.self_query else None, self._authors.list_authors, max_tokens=s.aux_max_tokens
         )
         self._expander = QueryExpander(chat_model, s.expansions, max_tokens=s.aux_max_tokens)
         self._sink = trace_sink
@@ -111,12 +101,14 @@ class RagService:
     def answer_traced(self, request: RagRequest) -> RagOutcome:
         trace = RagTrace(trace_id=uuid.uuid4().hex, kind="answer", query=request.query)
         clock = _Clock(trace)
+        # The expansion needs neither the authors nor the filters: its LLM call runs beside theirs.
+        expansion = _LLM_CALLS.submit(self._expand, request, trace) if request.expand else None
         with clock("authors"):
-            authors = self._warehouse.list_authors()  # once per request: filters, resolution, persona
+            authors = self._list_authors(request.author)  # filters, resolution, persona
         with clock("self_query"):
             filters, author = self._filters(request.query, request.author, trace, authors)
-        with clock("expansion"):
-            queries = self._expander.expand(request.query, trace.notes) if request.expand else [request.query]
+        with clock("expansion_wait"):
+            queries = expansion.result() if expansion is not None else [request.query]
         trace.expanded_queries = queries
         candidates = self._retrieve(
             queries, search_filters(filters, author), request.k, request.rerank, trace, clock
@@ -140,7 +132,7 @@ class RagService:
         trace = RagTrace(trace_id=uuid.uuid4().hex, kind="draft", query=request.prompt)
         clock = _Clock(trace)
         with clock("authors"):
-            authors = self._warehouse.list_authors()
+            authors = self._list_authors(request.author)
         author = _author(request.author, authors)
         trace.filters = QueryFilters(author=author.full_name if author else None)
         trace.filter_source = "request" if author else "none"
@@ -171,6 +163,20 @@ class RagService:
         return self._finish(self._answer(text, context, trace, grounded=bool(context.groups)), trace)
 
     # --- stages -----------------------------------------------------------------------------------
+    def _list_authors(self, requested: str | None) -> list[Author]:
+        """The (cached) author list; re-read when it lacks the author a request names."""
+        authors = self._authors.list_authors()
+        if requested and resolve_author(requested, authors) is None:
+            authors = self._authors.list_authors(fresh=True)
+        return authors
+
+    def _expand(self, request: RagRequest, trace: RagTrace) -> list[str]:
+        start = time.perf_counter()
+        try:
+            return self._expander.expand(request.query, trace.notes)
+        finally:
+            trace.latency_ms["expansion"] = round((time.perf_counter() - start) * 1000, 2)
+
     def _filters(
         self, question: str, requested: str | None, trace: RagTrace, authors: Sequence[Author]
     ) -> tuple[QueryFilters, Author | None]:
@@ -203,7 +209,11 @@ class RagService:
         reranker = self._reranker if rerank else NoReranker()
         with clock("rerank"):
             ranked = reranker.rerank(
-                queries[0], retrieval.candidates, k, query_vector=retrieval.vectors.get(queries[0])
+                queries[0],
+                retrieval.candidates,
+                k,
+                query_vector=retrieval.vectors.get(queries[0]),
+                notes=trace.notes,
             )
         for c in ranked:  # keep the best cosine the retrieval saw (the relevance gate)
             original = next(x for x in retrieval.candidates if x.chunk.chunk_id == c.chunk.chunk_id)

@@ -6,8 +6,14 @@ for draft links is built from the main settings (``LLM_TWIN_CRAWL_ALLOW_HOSTS`` 
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A Bedrock reranking model id: amazon.rerank-v1:0, cohere.rerank-v3-5:0 (docs/infrastructure.md).
+RERANK_MODEL_ID = re.compile(r"^[a-z0-9-]+\.[a-z0-9-]*rerank[a-z0-9.:-]*$")
 
 
 class RagSettings(BaseSettings):
@@ -29,6 +35,20 @@ class RagSettings(BaseSettings):
         1.15, ge=1.0, le=2.0, description="For answers and drafts (1 = off): small models loop without it."
     )
     aux_max_tokens: int = Field(160, ge=16, le=1024, description="Self-query and expansion replies.")
+    authors_cache_s: float = Field(
+        30.0, ge=0, description="How long a warm process reuses the author list (0: read it per request)."
+    )
+    reranker: Literal["local", "bedrock", "none"] = Field(
+        "local",
+        description="local: the documented rescoring (rerank.LocalReranker); bedrock: Amazon Bedrock Rerank "
+        "(rag.bedrock_rerank, falls back to local on any failure); none: keep the fusion order.",
+    )
+    rerank_model_id: str = Field(
+        "amazon.rerank-v1:0", description="Bedrock reranking model (cohere.rerank-v3-5:0 also works)."
+    )
+    rerank_timeout_s: float = Field(
+        2.0, gt=0, le=30, description="Bedrock Rerank read timeout per attempt (2 attempts), then fallback."
+    )
     # local rescoring weights (rerank.LocalReranker); see docs in rerank.py
     rerank_dense_weight: float = Field(0.6, ge=0)
     rerank_lexical_weight: float = Field(0.25, ge=0)
@@ -37,3 +57,11 @@ class RagSettings(BaseSettings):
     rerank_diversity_penalty: float = Field(
         0.03, ge=0, description="Per chunk already taken from a document."
     )
+
+    @field_validator("rerank_model_id")
+    @classmethod
+    def _rerank_model(cls, value: str) -> str:
+        value = value.strip()
+        if not RERANK_MODEL_ID.match(value):
+            raise ValueError(f"not a Bedrock reranking model id (amazon.rerank-v1:0): {value!r}")
+        return value

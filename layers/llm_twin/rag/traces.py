@@ -17,7 +17,8 @@ MAX_TRACE_BYTES = 350_000  # DynamoDB items cap at 400 KB; the prompt is cut fir
 
 
 class JsonlTraceStore:
-    """``<home>/traces.jsonl``: one trace per line, entries older than the retention dropped on write."""
+    """``<home>/traces.jsonl``: one trace per line, appended. The file is rewritten without the expired
+    entries only when its first (oldest) line has expired, so a write costs one append, not a copy."""
 
     def __init__(self, path: Path, retention_days: int) -> None:
         self.path = path
@@ -28,11 +29,22 @@ class JsonlTraceStore:
         now = datetime.now(UTC)
         line = json.dumps({"recorded_at": now.isoformat(), **trace.model_dump(mode="json")})
         with self._lock:
-            kept = [entry for entry in self._lines() if _recorded(entry) >= now - self._retention]
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(entry + "\n" for entry in [*kept, line]))
-            tmp.replace(self.path)
+            if self._oldest_expired(now):
+                kept = [entry for entry in self._lines() if _recorded(entry) >= now - self._retention]
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_text("".join(entry + "\n" for entry in [*kept, line]))
+                tmp.replace(self.path)
+                return
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+    def _oldest_expired(self, now: datetime) -> bool:
+        if not self.path.exists():
+            return False
+        with self.path.open(encoding="utf-8") as fh:
+            first = fh.readline().strip()
+        return bool(first) and _recorded(first) < now - self._retention
 
     def _lines(self) -> list[str]:
         if not self.path.exists():
@@ -40,7 +52,9 @@ class JsonlTraceStore:
         return [line for line in self.path.read_text().splitlines() if line.strip()]
 
     def recent(self, limit: int = 10) -> list[dict[str, object]]:
-        return [json.loads(line) for line in self._lines()[-limit:]][::-1]
+        cutoff = datetime.now(UTC) - self._retention
+        kept = [line for line in self._lines() if _recorded(line) >= cutoff]
+        return [json.loads(line) for line in kept[-limit:]][::-1]
 
 
 class DynamoTraceStore:

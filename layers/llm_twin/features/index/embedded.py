@@ -10,7 +10,9 @@ the "alias" naming the current generation and the model/dimension each one was b
   recall ≥ 0.98). ``search(..., exact=True)`` always scans (the benchmark's ground truth).
 - lexical: LanceDB's native BM25 full-text index on ``text`` (English stemming, stop words). Rows
   written after the last index update are still searched (flat), so results are always current; the
-  writer folds them into the indexes (``optimize``) once ``OPTIMIZE_AFTER_ROWS`` pile up.
+  writer folds them into the indexes (``optimize``) once ``OPTIMIZE_AFTER_ROWS`` or
+  ``OPTIMIZE_AFTER_SHARE`` of the table pile up (geometric, like an LSM merge: a small table is kept
+  fully indexed, where a flat FTS scan of all its rows cost 7.5 ms vs 3.3 ms indexed at 170 rows).
 - Concurrency: any number of reader processes; one writer process at a time (the local stream poller
   or a rebuild). Within a process, writes are serialized by a lock per index folder.
 """
@@ -22,6 +24,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,12 +60,33 @@ log = logging.getLogger(__name__)
 
 REFINE_FACTOR = 5  # ANN candidates re-scored exactly: REFINE_FACTOR * k
 OPTIMIZE_AFTER_ROWS = 256  # rows not yet in the FTS/ANN indexes before the writer folds them in
+OPTIMIZE_AFTER_SHARE = 0.2  # ... or this share of the table, whichever is fewer
 OPTIMIZE_AFTER_FRAGMENTS = 32  # small files (one per write) before the writer compacts them
 MIN_ANN_ROWS = 256  # IVF training needs data; below this an exact scan is faster anyway
 KEEP_VERSIONS_FOR = timedelta(hours=1)  # old table versions kept for readers still on them
 # optimize() folds new rows into the ANN index as delta segments, each searched separately: past this
 # many the search is slower than a scan, so the writer rebuilds the index in one piece
 MAX_ANN_SEGMENTS = 8
+SEARCH_THREADS = 4  # a question and its 3 expansions
+
+
+def optimize_threshold(rows: int) -> int:
+    """Unindexed rows that make the writer fold new rows into the indexes (at least one)."""
+    return max(1, min(OPTIMIZE_AFTER_ROWS, int(rows * OPTIMIZE_AFTER_SHARE)))
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_guard = threading.Lock()
+
+
+def _search_pool() -> ThreadPoolExecutor:
+    """Threads for concurrent full-text searches, created on first use and shared by the process."""
+    global _pool
+    with _pool_guard:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="lancedb-search")
+        return _pool
+
 
 _locks: dict[Path, threading.RLock] = {}
 _locks_guard = threading.Lock()
@@ -315,12 +339,25 @@ class EmbeddedIndex:
         exact: bool = False,
     ) -> list[SearchHit]:
         """Filtered cosine k-NN, best first; ``exact=True`` bypasses the ANN index (flat scan)."""
+        return self.search_many([vector], k, filters, exact=exact)[0]
+
+    def search_many(
+        self,
+        vectors: Sequence[Sequence[float]],
+        k: int,
+        filters: SearchFilters | None = None,
+        *,
+        exact: bool = False,
+    ) -> list[list[SearchHit]]:
+        """One filtered k-NN per vector in one LanceDB multi-vector query (one plan, one scan of the
+        filtered rows for all of them: 4 queries in 6.6 ms vs 4 x 4.5 ms apart at 170 rows)."""
         check_k(k)
         target = self._target()
-        if target is None:
-            return []
+        if target is None or not vectors:
+            return [[] for _ in vectors]
         name, meta = target
-        query = unit_matrix([vector], meta.dimension)[0]
+        matrix = unit_matrix(vectors, meta.dimension)
+        query: Any = matrix[0] if len(matrix) == 1 else list(matrix)
         builder = self._table(name).search(query, query_type="vector").distance_type("cosine").limit(k)
         predicate = lance_sql.where(filters)
         if predicate is not None:
@@ -330,9 +367,13 @@ class EmbeddedIndex:
         else:  # no effect while the table has no ANN index (the scan is exact)
             builder = builder.ef(self._settings.hnsw_ef_search).refine_factor(REFINE_FACTOR)
         rows = builder.select([*PAYLOAD_FIELDS, "_distance"]).to_arrow().to_pylist()
-        hits = [SearchHit(chunk=_chunk(row), score=1.0 - float(row["_distance"])) for row in rows]
-        hits.sort(key=lambda hit: (-hit.score, hit.chunk.chunk_id))
-        return hits
+        results: list[list[SearchHit]] = [[] for _ in vectors]
+        for row in rows:
+            hit = SearchHit(chunk=_chunk(row), score=1.0 - float(row["_distance"]))
+            results[int(row.get("query_index") or 0)].append(hit)
+        for hits in results:
+            hits.sort(key=lambda hit: (-hit.score, hit.chunk.chunk_id))
+        return results
 
     def lexical_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[SearchHit]:
         """BM25 over ``text``, best first (the query is matched as plain terms, never parsed)."""
@@ -350,6 +391,16 @@ class EmbeddedIndex:
         hits = [SearchHit(chunk=_chunk(row), score=float(row["_score"])) for row in rows]
         hits.sort(key=lambda hit: (-hit.score, hit.chunk.chunk_id))
         return hits
+
+    def lexical_search_many(
+        self, queries: Sequence[str], k: int, filters: SearchFilters | None = None
+    ) -> list[list[SearchHit]]:
+        """One BM25 search per query. LanceDB has no batched full-text query: they run on a small
+        pool of threads (LanceDB releases the GIL while it searches)."""
+        check_k(k)
+        if len(queries) <= 1:
+            return [self.lexical_search(query, k, filters) for query in queries]
+        return list(_search_pool().map(lambda query: self.lexical_search(query, k, filters), queries))
 
     def count(self, filters: SearchFilters | None = None) -> int:
         target = self._target()
@@ -428,7 +479,7 @@ class EmbeddedIndex:
             self._build_ann(table)
         unindexed = max((i.num_unindexed_rows or 0 for i in indices), default=0)
         fragments = table.stats()["fragment_stats"]["num_fragments"]
-        if force or unindexed >= OPTIMIZE_AFTER_ROWS or fragments >= OPTIMIZE_AFTER_FRAGMENTS:
+        if force or fragments >= OPTIMIZE_AFTER_FRAGMENTS or unindexed >= optimize_threshold(rows):
             log.debug("optimizing %s (%d unindexed rows, %d fragments)", table.name, unindexed, fragments)
             table.optimize(cleanup_older_than=KEEP_VERSIONS_FOR)
             ann = self._ann_index(table)

@@ -100,9 +100,14 @@ def _reason(exc: Exception) -> str:
     if isinstance(info, dict):
         error = info.get("error")
         if isinstance(error, dict):
-            root = (error.get("root_cause") or [error])[0]
-            return f"{root.get('type', error.get('type'))}: {root.get('reason', error.get('reason'))}"
+            return _error_reason(error)
     return str(getattr(exc, "error", exc))
+
+
+def _error_reason(error: dict[str, Any]) -> str:
+    """``type: reason`` of an OpenSearch error object (its root cause when it names one)."""
+    root = (error.get("root_cause") or [error])[0]
+    return f"{root.get('type', error.get('type'))}: {root.get('reason', error.get('reason'))}"
 
 
 def _is_transient_status(status: int | None) -> bool:
@@ -379,12 +384,72 @@ class OpenSearchIndex:
         response = self._search("search", body)
         return [] if response is None else self._hits(response, bodies.cosine_from_score)
 
+    def search_many(
+        self,
+        vectors: Sequence[Sequence[float]],
+        k: int,
+        filters: SearchFilters | None = None,
+        *,
+        exact: bool = False,
+    ) -> list[list[SearchHit]]:
+        """One filtered k-NN per vector, all in one ``_msearch`` round trip."""
+        check_k(k)
+        info = self._resolve() if vectors else None
+        if info is None:
+            return [[] for _ in vectors]
+        query = bodies.exact_query if exact else bodies.knn_query
+        searches = [query(unit(vector, info.dimension), k, filters) for vector in vectors]
+        return self._msearch("search_many", searches, bodies.cosine_from_score)
+
     def lexical_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[SearchHit]:
         check_k(k)
         if not query.strip():
             return []
         response = self._search("lexical_search", bodies.lexical_query(query, k, filters))
         return [] if response is None else self._hits(response, float)
+
+    def lexical_search_many(
+        self, queries: Sequence[str], k: int, filters: SearchFilters | None = None
+    ) -> list[list[SearchHit]]:
+        """One BM25 search per query, all in one ``_msearch`` round trip (blank queries: no hits)."""
+        check_k(k)
+        wanted = [i for i, query in enumerate(queries) if query.strip()]
+        results: list[list[SearchHit]] = [[] for _ in queries]
+        if wanted:
+            searches = [bodies.lexical_query(queries[i], k, filters) for i in wanted]
+            for i, hits in zip(wanted, self._msearch("lexical_search_many", searches, float), strict=True):
+                results[i] = hits
+        return results
+
+    def _msearch(
+        self, operation: str, searches: list[dict[str, Any]], score: Callable[[float], float]
+    ) -> list[list[SearchHit]]:
+        """Several searches of the target in one request; a missing index reads as empty, any other
+        failed search fails the call (as the single search does)."""
+        from opensearchpy.exceptions import NotFoundError
+
+        body: list[dict[str, Any]] = []
+        for search in searches:
+            body += [{}, search]
+        try:
+            reply = self._call(operation, self._client().msearch, index=self._target, body=body)
+        except NotFoundError:
+            return [[] for _ in searches]
+        results = []
+        for response in reply["responses"]:
+            error = response.get("error")
+            if error is None:
+                results.append(self._hits(response, score))
+                continue
+            reason = _error_reason(error) if isinstance(error, dict) else str(error)
+            if reason.startswith("index_not_found_exception"):
+                results.append([])
+                continue
+            status = response.get("status")
+            if _is_transient_status(status):
+                raise TransientIndexError(f"OpenSearch {operation}: {status or 'error'}: {reason}")
+            raise VectorIndexError(f"OpenSearch {operation}: HTTP {status}: {reason}")
+        return results
 
     def count(self, filters: SearchFilters | None = None) -> int:
         return self._count(self._target, filters)
