@@ -15,9 +15,16 @@ The jobs' code is one CDK asset: ``training/`` + ``llm_twin/`` + requirements.tx
 ``.tgz`` (:func:`training.sagemaker.source.write_source_tarball`, bundled locally, no Docker); each job
 unpacks it with :data:`training.sagemaker.source.CONTAINER_SCRIPT` and runs the bootstrap.
 
+The model package's container environment is the endpoint's serving configuration
+(:func:`training.sagemaker.deploy.lmi_environment` of ``config.endpoint.serving``, the ``endpoint*``
+context keys), substituted as ``ModelPackageEnvironment``: the registered package and the endpoint
+(``infra/constructs/lmi_endpoint.py``, ``llm-twin deploy``) serve with the same engine settings.
+
 Roles (least privilege, see docs/training.md): the SageMaker execution role (its bucket prefixes, the code
 object, ECR pulls of the two DLC repositories, the SageMaker job log groups, Bedrock InvokeModel on the
-configured models, read of the warehouse, the HF token secret when configured) and the state machine role
+configured models, read of the warehouse, the HF token secret when configured, and reading the model
+registry for the evaluation's current model: ListModelPackages, DescribeModelPackage on the group's
+versions) and the state machine role
 (create/describe/stop/tag of its own job name prefixes, CreateModelPackage in its group, PassRole of the
 execution role to SageMaker only, the EventBridge rules of the .sync integration, the LATEST/evaluation
 objects it reads, publishing to the notification topic).
@@ -73,6 +80,7 @@ from infra.training_config import JobResources, TrainingConfig
 from llm_twin.workflows.catalog import TRAINING, WorkflowSpec
 from training.sagemaker import images
 from training.sagemaker.bootstrap import NO_SECRET
+from training.sagemaker.deploy import ServingOptions, lmi_environment
 from training.sagemaker.source import CONTAINER_SCRIPT, TARBALL_NAME, package_dirs, write_source_tarball
 
 SERVICE = "training"
@@ -185,6 +193,11 @@ def bedrock_model_arns(model_id: str) -> list[str]:
     ]
 
 
+def model_package_arns(group: str) -> str:
+    """Every version of ``group``: versioned packages are ``model-package/<group>/<version>``."""
+    return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-package/{group}/*"
+
+
 @jsii.implements(ILocalBundling)
 class SourceBundler:
     """CDK local bundling: the jobs' source tarball (no Docker)."""
@@ -255,8 +268,9 @@ class TrainingWorkflow(Construct):
     """Exposes ``role`` (SageMaker execution role), ``state_machine``, ``log_group``, ``code`` (the source
     asset), ``definition`` (ASL text), ``substitutions`` (placeholder -> value), ``hyperparameters``
     (``{"sft": ..., "dpo": ...}``), ``schedule`` (:class:`TrainingSchedule`), ``training`` (the
-    :class:`TrainingConfig` used), ``training_image_uri``/``processing_image_uri``/``inference_image_uri``
-    and ``spec``.
+    :class:`TrainingConfig` used), ``training_image_uri``/``processing_image_uri``/``inference_image_uri``,
+    ``serving`` (the endpoint's :class:`ServingOptions`), ``model_package_environment`` (its
+    :func:`lmi_environment`, what RegisterModel puts in the package's container) and ``spec``.
 
     ``topic`` receives failure, rejection and approval-needed notifications; pass ``topic_key`` when the
     topic is encrypted with a customer-managed key (the project's Monitoring topic is).
@@ -274,10 +288,14 @@ class TrainingWorkflow(Construct):
         topic: sns.ITopic,
         topic_key: kms.IKey | None = None,
         training: TrainingConfig | None = None,
+        serving: ServingOptions | None = None,
         spec: WorkflowSpec = TRAINING,
     ) -> None:
         super().__init__(scope, construct_id)
         cfg = training if training is not None else config.training  # type: ignore[attr-defined]
+        # The endpoint's serving options (endpoint* context keys): the package registers what it serves.
+        self.serving = serving if serving is not None else config.endpoint.serving  # type: ignore[attr-defined]
+        self.model_package_environment = lmi_environment(self.serving)
         check_job_names(config.prefix)
         if run_time_budget_seconds(cfg) + TIMEOUT_MARGIN_SECONDS > ASL_TIMEOUT_SECONDS:
             raise ConfigError(
@@ -456,6 +474,22 @@ class TrainingWorkflow(Construct):
                 resources=[arn for model_id in model_ids for arn in bedrock_model_arns(model_id)],
             )
         )
+        # The Evaluate step compares the candidate with the currently approved model: the newest Approved
+        # version of the group (ListModelPackages filtered by group and status, then DescribeModelPackage).
+        # Its model data lies under models/ of the artifacts bucket (RegisterModel registers the DPO job's
+        # merged/ prefix), which ArtifactsReadWrite and the ListBucket grant above already cover.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListModelPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeModelPackages",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[model_package_arns(artifacts.model_package_group_name)],
+            )
+        )
         warehouse.grant_read_data(role)
         if cfg.hf_token_secret_name:
             role.add_to_policy(
@@ -470,9 +504,16 @@ class TrainingWorkflow(Construct):
                 )
             )
         bucket = f"arn:{NAG_PARTITION}:s3:::{config.prefix}-artifacts-{NAG_ACCOUNT}-{NAG_REGION}"
+        job = f"arn:{NAG_PARTITION}:sagemaker:{NAG_REGION}:{NAG_ACCOUNT}"
         acknowledgements = {
-            "Resource::*": "ecr:GetAuthorizationToken has no resource-level permissions ('*' is its only "
-            "scope); the image pulls themselves are limited to the two DLC repositories.",
+            "Resource::*": "ecr:GetAuthorizationToken and sagemaker:ListModelPackages have no resource-level "
+            "permissions (the IAM service authorization reference lists no resource type for them: '*' is "
+            "their only scope); the image pulls are limited to the two DLC repositories and "
+            "DescribeModelPackage to the versions of the project's model package group.",
+            f"Resource::{job}:model-package/{artifacts.model_package_group_name}/*": (
+                "The evaluation reads the newest Approved version of the project's model package group; "
+                "versions are numbered by SageMaker at registration, the group is fixed."
+            ),
             **{
                 f"Resource::{bucket}/{prefix}/*": f"Object-level access under the '{prefix}/' prefix of the "
                 "run artifacts bucket: job outputs, datasets and checkpoints have run-specific keys "
@@ -547,10 +588,7 @@ class TrainingWorkflow(Construct):
             iam.PolicyStatement(
                 sid="RegisterModelPackage",
                 actions=["sagemaker:CreateModelPackage"],
-                resources=[
-                    f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-package/{group}/*",
-                    artifacts.model_package_group_arn,
-                ],
+                resources=[model_package_arns(group), artifacts.model_package_group_arn],
             )
         )
         sm.add_to_role_policy(
@@ -660,5 +698,6 @@ class TrainingWorkflow(Construct):
             ),
             "TrainingSpot": intrinsic_json(cfg.spot),
             "TrainingRetryStrategy": intrinsic_json({"MaximumRetryAttempts": cfg.retry_attempts}),
+            "ModelPackageEnvironment": intrinsic_json(self.model_package_environment),
         }
         return dict(values)

@@ -24,6 +24,7 @@ RESOURCE_STAR_ACTIONS = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
     "ecr:GetAuthorizationToken",  # SageMaker pulling the DLC images: the token call has no resource
+    "sagemaker:ListModelPackages",  # the evaluation job finding the approved model: no resource type
     "cloudwatch:PutMetricData",  # the LMI endpoint role; narrowed by a cloudwatch:namespace condition
 }
 

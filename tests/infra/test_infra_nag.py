@@ -102,7 +102,8 @@ EXPECTED_ACKNOWLEDGMENTS = {
         )
     },
     f"AwsSolutions-IAM5[Resource::{SAGEMAKER}:model-package/llm-twin-dev-twin/*]": {
-        "TrainingWorkflow/StateMachine/Role"
+        "TrainingWorkflow/StateMachine/Role",  # CreateModelPackage
+        "TrainingWorkflow/SageMakerRole",  # DescribeModelPackage: the evaluation's current model
     },
     # GET /collections|training/{id}: DescribeExecution on the two machines' executions (names per run).
     **{

@@ -22,6 +22,7 @@ import pytest
 
 from infra.training_config import TrainingConfig, TrainingScheduleConfig, parse_training_config
 from llm_twin.workflows.catalog import TRAINING
+from training.sagemaker.deploy import ServingOptions, lmi_environment
 
 pytestmark = pytest.mark.infra
 
@@ -431,6 +432,48 @@ def test_intrinsic_json_escapes_the_reserved_characters() -> None:
     assert intrinsics.evaluate(intrinsics.parse(expression), {}, {}) == value
 
 
+def test_registered_package_and_endpoint_share_one_serving_environment(
+    synthesizer: Any, tmp_path: Path
+) -> None:
+    """The whole app from one context: the environment RegisterModel registers (the training stack's
+    substitution, evaluated as Step Functions evaluates it) is the endpoint model's environment in the
+    serving stack, for non-default engine settings too."""
+    from llm_twin.workflows.dataflow import render
+    from llm_twin.workflows.definitions import load_definition
+
+    context = {
+        "endpointEnabled": "true",
+        "endpointModelDataUrl": "s3://my-models/twin/merged/",
+        "endpointEngine": "rolling-batch",
+        "endpointMaxModelLen": "8192",
+        "endpointMaxBatchSize": "16",
+        "endpointTensorParallelDegree": "1",
+    }
+    app = synthesizer(tmp_path, context, nag_checks=False)
+    props = app.only("LlmTwinTrainingStack", "AWS::StepFunctions::StateMachine")["Properties"]
+    substitutions = {k: v if isinstance(v, str) else "x" for k, v in props["DefinitionSubstitutions"].items()}
+    definition = load_definition(props["DefinitionString"], substitutions)
+    data = {
+        "jobs": {"sft": "j-sft", "dpo": "j-dpo"},
+        "datasets": {"instruct": {"version": "v1"}, "preference": {"version": "v2"}},
+    }
+    package = render(
+        definition["States"]["RegisterModel"]["Parameters"],
+        data,
+        {"Execution": {"Name": EXECUTION, "Id": "x"}},
+    )
+    (container,) = package["InferenceSpecification"]["Containers"]
+    model = app.only("LlmTwinServingStack", "AWS::SageMaker::Model")["Properties"]["PrimaryContainer"]
+    assert container["Environment"] == model["Environment"]
+    assert container["Environment"] == lmi_environment(
+        ServingOptions(
+            engine="rolling-batch", max_model_len=8192, max_batch_size=16, tensor_parallel_degree="1"
+        )
+    )
+    assert container["Environment"]["OPTION_ROLLING_BATCH"] == "vllm"
+    assert container["Environment"]["OPTION_MAX_MODEL_LEN"] == "8192"
+
+
 # --- executing the deployed definition with fakes ----------------------------------------------------
 
 
@@ -531,6 +574,14 @@ def test_a_passing_run_registers_a_pending_model_package(built: Built) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", package["ClientToken"])
     container = package["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataSource"]["S3DataSource"]["S3Uri"] == inputs["model"]
+    # The endpoint's serving environment (default: the async vLLM engine), not a copy in the ASL file.
+    assert (
+        container["Environment"]
+        == lmi_environment(ServingOptions())
+        == built.workflow.model_package_environment
+    )
+    assert container["Environment"]["OPTION_ASYNC_MODE"] == "true"
+    assert container["Environment"]["OPTION_ROLLING_BATCH"] == "disable"
     assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == (
         f"{bucket}/evaluations/{EXECUTION}/evaluation.json"
     )
@@ -659,8 +710,34 @@ def test_sagemaker_execution_role_is_least_privilege(built: Built) -> None:
     by_sid = {s.get("Sid"): s for s in statements}
     for statement in statements:
         assert all(not a.endswith("*") for a in _actions_of(statement)), statement
-        if _resources_of(statement) == ["*"]:
-            assert _actions_of(statement) == ["ecr:GetAuthorizationToken"]
+        if _resources_of(statement) == ["*"]:  # only actions without resource-level permissions
+            assert _actions_of(statement) in (["ecr:GetAuthorizationToken"], ["sagemaker:ListModelPackages"])
+    # The model registry, read by the Evaluate step for the currently approved model: exactly these two
+    # actions, nothing that writes (CreateModelPackage / UpdateModelPackage stay with the state machine).
+    sagemaker = sorted(a for s in statements for a in _actions_of(s) if a.startswith("sagemaker:"))
+    assert sagemaker == ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"]
+    assert _resources_of(by_sid["ListModelPackages"]) == ["*"]
+    describe = by_sid["DescribeModelPackages"]
+    assert _actions_of(describe) == ["sagemaker:DescribeModelPackage"]
+    (versions,) = _resources_of(describe)
+    assert json.loads(versions) == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":sagemaker:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":model-package/{PREFIX}-twin/*",
+            ],
+        ]
+    }
+    # ... and its model data (models/<dpo job>/output/model/merged/): object read and a prefix listing.
+    assert any(r.endswith('/models/*"]]}') for r in _resources_of(by_sid["ArtifactsReadWrite"]))
+    (listing,) = [s for s in statements if _actions_of(s) == ["s3:ListBucket"]]
+    assert "models/*" in listing["Condition"]["StringLike"]["s3:prefix"]
     rw = by_sid["ArtifactsReadWrite"]
     assert sorted(_actions_of(rw)) == ["s3:GetObject", "s3:PutObject"]
     prefixes = sorted(re.search(r'/(\w+)/\*"', r).group(1) for r in _resources_of(rw))  # type: ignore[union-attr]
@@ -830,7 +907,10 @@ EXPECTED_ACKNOWLEDGMENTS = {
         f"AwsSolutions-IAM5[Resource::{_SAGEMAKER}:{kind}/{PREFIX}-{step}-*]": {"StateMachine/Role"}
         for kind, step in _JOBS
     },
-    f"AwsSolutions-IAM5[Resource::{_SAGEMAKER}:model-package/{PREFIX}-twin/*]": {"StateMachine/Role"},
+    f"AwsSolutions-IAM5[Resource::{_SAGEMAKER}:model-package/{PREFIX}-twin/*]": {
+        "StateMachine/Role",  # CreateModelPackage
+        "SageMakerRole",  # DescribeModelPackage (the evaluation's current model)
+    },
     "AwsSolutions-SQS3": {"Schedule/DeadLetterQueue"},
 }
 

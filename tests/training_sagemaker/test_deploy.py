@@ -59,7 +59,7 @@ def inference_specification(job: str) -> dict[str, Any]:
                         "CompressionType": "None",
                     }
                 },
-                "Environment": {"OPTION_ROLLING_BATCH": "vllm", "OPTION_MAX_MODEL_LEN": "4096"},
+                "Environment": lmi_environment(ServingOptions()),  # the construct substitutes it
             }
         ],
         "SupportedContentTypes": ["application/json"],

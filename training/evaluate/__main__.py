@@ -30,9 +30,14 @@ from llm_twin.errors import InvalidInputError, LlmTwinError
 log = logging.getLogger("training.evaluate")
 
 LIMIT_ENV = "LLM_TWIN_EVAL_LIMIT"
+PROCESSING_VOLUME = "/opt/ml/processing"
+# Retrieval quality is a property of the feature index (chunking, embedder, search), not of the model
+# being gated: the same for base, SFT and DPO, so it cannot change the decision. The job does not reach
+# the index (docs/training.md, "Evaluation": why, and where it is measured).
 RETRIEVAL_SKIPPED_AWS = (
-    "no vector index is reachable from the evaluation job (retrieval is measured locally: "
-    "llm-twin evaluate --retrieval)"
+    "not measured by the training evaluation: retrieval depends on the feature index, not on the model "
+    "being gated, and no vector index is reachable from the evaluation job (measured by "
+    "llm-twin evaluate --retrieval on an index)"
 )
 
 
@@ -100,13 +105,14 @@ def download_prefix(uri: str, target: Path, client: Any) -> Path:
     return target
 
 
-def current_from_registry(group: str, scratch: Path) -> tuple[Path | None, str]:
-    """Download the currently approved model; (None, why) when it cannot be (no package, no permission)."""
+def current_from_registry(group: str, scratch: Path, settings: Any) -> tuple[Path | None, str]:
+    """Download the currently approved model; (None, why) when it cannot be (no package, no permission).
+
+    The execution role may ListModelPackages and DescribeModelPackage on the group's versions and read
+    ``models/`` of the artifacts bucket, where every registered package's model data lies."""
     try:
         from llm_twin.local.clients import aws_client
-        from llm_twin.settings import get_settings
 
-        settings = get_settings()
         uri = approved_model_uri(group, aws_client("sagemaker", settings))
         if uri is None:
             return None, f"no approved model package in {group}: compared with the base model"
@@ -115,6 +121,13 @@ def current_from_registry(group: str, scratch: Path) -> tuple[Path | None, str]:
         return download_prefix(uri, scratch / "current", aws_client("s3", settings)), f"current model: {uri}"
     except Exception as exc:  # no permission / no network: evaluate without it, say so
         return None, f"current model of {group} unknown ({type(exc).__name__}: {exc}): compared with base"
+
+
+def scratch_parent() -> str | None:
+    """Where the current model is downloaded: the processing job's ML storage volume (sized by the
+    workflow's evaluation ``VolumeSizeInGB``) rather than the container's root file system; locally the
+    system temporary folder."""
+    return PROCESSING_VOLUME if Path(PROCESSING_VOLUME).is_dir() else None
 
 
 def default_judge(settings: Any) -> Any:
@@ -176,10 +189,10 @@ def _run(args: argparse.Namespace, *, judge: Any, embedder: Any, settings: Any) 
             notes.append(why)
     if judge is None:
         judge = default_judge(settings)
-    with tempfile.TemporaryDirectory(prefix="llm-twin-eval-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="llm-twin-eval-", dir=scratch_parent()) as scratch:
         current = Path(args.current_model) if args.current_model else None
         if current is None and args.model_package_group:
-            current, note = current_from_registry(args.model_package_group, Path(scratch))
+            current, note = current_from_registry(args.model_package_group, Path(scratch), settings)
             notes.append(note)
         sources = [
             ("base", args.base_model),
