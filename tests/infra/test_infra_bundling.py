@@ -12,9 +12,12 @@ from urllib.parse import urlparse
 import pytest
 
 from infra.bundling import (
+    COMPILE_EXCLUDE,
     LAMBDA_LAYER_UNZIPPED_LIMIT,
+    LEFT_OUT_DISTRIBUTIONS,
     LayerBundler,
     bundle_layer,
+    find_python312,
     lambda_platforms,
     measure_layer,
     pip_install_command,
@@ -60,7 +63,7 @@ def test_package_copy_excludes_caches(tmp_path: Path) -> None:
     (package / "__init__.py").write_text("")
     (package / "sample").mkdir()
     (package / "sample" / "piece.md").write_text("# kept")
-    site = bundle_layer(tmp_path / "out", package_dir=package, dependencies=[])
+    site = bundle_layer(tmp_path / "out", package_dir=package, dependencies=[], bytecode=False)
     assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()) == [
         "llm_twin/__init__.py",
         "llm_twin/sample/piece.md",
@@ -76,7 +79,7 @@ def test_local_bundler_writes_the_output_dir(tmp_path: Path) -> None:
     package = tmp_path / "llm_twin"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    bundler = LayerBundler(package, dependencies=[])  # no pip run in a unit test
+    bundler = LayerBundler(package, dependencies=[], bytecode=False)  # no pip run in a unit test
     assert bundler.try_bundle(str(tmp_path / "out"), image=DockerImage.from_registry("unused")) is True
     assert (tmp_path / "out" / "python" / "llm_twin" / "__init__.py").is_file()
 
@@ -110,13 +113,28 @@ def test_synth_bundles_the_layer_locally(tmp_path: Path) -> None:
     site = asset / "python"
     assert (site / "llm_twin" / "__init__.py").is_file()
     assert not (site / "bin").exists()
-    assert not list(site.rglob("__pycache__"))
+    # bytecode: every module compiled for CPython 3.12 (unchecked-hash), or none without a 3.12 here
+    pycs = {p.relative_to(site).as_posix() for p in site.rglob("*.pyc")}
+    if find_python312() is None:
+        assert not pycs
+    else:
+        modules = [p for p in site.rglob("*.py") if not re.search(COMPILE_EXCLUDE, str(p))]
+        expected = {
+            (p.parent / "__pycache__" / f"{p.stem}.cpython-312.pyc").relative_to(site).as_posix()
+            for p in modules
+        }
+        assert len(expected) > 1000
+        missing = expected - pycs
+        assert len(missing) < 10, sorted(missing)[:10]  # a few Python 2 leftovers may not compile
+        assert pycs <= expected  # no bytecode of another Python, none for the sample repository's files
+        assert all((site / pyc).read_bytes()[4:8] == b"\x01\x00\x00\x00" for pyc in pycs)
     # every declared dependency is installed
     installed = {
         canonical(p.name.removesuffix(".dist-info").rsplit("-", 1)[0]) for p in site.glob("*.dist-info")
     }
     for requirement in runtime_dependencies():
         assert canonical(re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0]) in installed, requirement
+    assert not installed & set(LEFT_OUT_DISTRIBUTIONS)  # the gRPC transport, the Hub client
     # compiled extensions are for Linux arm64 and CPython 3.12
     (core,) = (site / "pydantic_core").glob("_pydantic_core.*.so")
     assert "cpython-312-aarch64-linux-gnu" in core.name
