@@ -6,13 +6,24 @@
   is applied here, as LMI does). 400 on bad JSON or fields, 413 over the body cap, 503 while loading.
 
 Binds to loopback by default. ``python -m inference.local_server --port 8080``.
+
+Generation is cancellable: a request is abandoned when its client disconnects, when the timeout it
+sent in ``X-Llm-Twin-Timeout-S`` (the LMI client's read timeout) passes (504), or when the server stops
+(503). Its generation then stops at the next token, or before it starts when it is still queued behind
+another (the model generates one request at a time), so nobody's work waits behind a generation nobody
+waits for. ``stop()`` cancels in-flight generations and joins the request threads (bounded), so a
+process can exit normally after using the server.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import math
+import socket
+import sys
 import threading
 import time
 import uuid
@@ -23,7 +34,8 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from inference.protocol import BadRequest, parse_chat, parse_text
-from llm_twin.llm.local_model import Completion
+from llm_twin.llm.lmi import TIMEOUT_HEADER
+from llm_twin.llm.local_model import Cancelled, Completion, GenerationCancelled
 from llm_twin.llm.ports import GenerationParams
 from llm_twin.prompts import chat_template
 
@@ -31,6 +43,7 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_MAX_BODY_BYTES = 1_000_000
+STOP_TIMEOUT_S = 30.0  # stop() waits this long for cancelled generations (one forward pass) to end
 
 
 class ServedModel(Protocol):
@@ -41,7 +54,21 @@ class ServedModel(Protocol):
 
     def load(self) -> None: ...
 
-    def complete(self, prompt: str, params: GenerationParams | None = None) -> Completion: ...
+    def complete(
+        self, prompt: str, params: GenerationParams | None = None, cancelled: Cancelled | None = None
+    ) -> Completion:
+        """Generate; once ``cancelled()`` is True, stop soon and raise ``GenerationCancelled``."""
+        ...
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    """True when the client has closed (or reset) its end of the connection. Never blocks."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # open, nothing sent: the client is waiting
+    except OSError:
+        return True
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -52,14 +79,22 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
+        if not self.server.stopping.is_set() and peer_closed(self.connection):  # stop() shuts reads
+            self.close_connection = True
+            log.info("%s left before its %s reply: not sent", self.address_string(), status)
+            return
         body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        if status == HTTPStatus.SERVICE_UNAVAILABLE:
-            self.send_header("Retry-After", "1")
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if status == HTTPStatus.SERVICE_UNAVAILABLE:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(body)
+        except ConnectionError as exc:  # BrokenPipe / ConnectionReset: the client left meanwhile
+            self.close_connection = True
+            log.info("%s left before its %s reply: %s", self.address_string(), status, type(exc).__name__)
 
     def _error(self, status: int, message: str) -> None:
         self._send(status, {"error": message, "code": status})
@@ -72,24 +107,62 @@ class _Handler(BaseHTTPRequestHandler):
         return self._error(HTTPStatus.SERVICE_UNAVAILABLE, self.server.load_error or "model loading")
 
     def do_POST(self) -> None:
+        received = time.monotonic()
         if self.path != "/invocations":
             self.close_connection = True
             return self._error(HTTPStatus.NOT_FOUND, f"no route POST {self.path}")
         body = self._read_body()
         if body is None:
             return
+        timeout = self._client_timeout()
+        if timeout is None:
+            return
         if not self.server.model.loaded:
             return self._error(HTTPStatus.SERVICE_UNAVAILABLE, self.server.load_error or "model loading")
+        watch = _Watch(self.server.stopping, self.connection, received + timeout)
         try:
             payload = json.loads(body)
             if isinstance(payload, dict) and "messages" in payload:
-                return self._send(HTTPStatus.OK, self._chat(payload))
-            return self._send(HTTPStatus.OK, self._text(payload))
+                return self._send(HTTPStatus.OK, self._chat(payload, watch))
+            return self._send(HTTPStatus.OK, self._text(payload, watch))
+        except GenerationCancelled as exc:
+            return self._cancelled(exc, watch, timeout, time.monotonic() - received)
         except (ValueError, BadRequest, ValidationError) as exc:  # JSONDecodeError is a ValueError
             return self._error(HTTPStatus.BAD_REQUEST, _describe(exc))
         except Exception as exc:
             log.exception("generation failed")
             return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"generation failed: {type(exc).__name__}")
+
+    def _client_timeout(self) -> float | None:
+        """The client's read timeout from its header (inf without one); None after answering 400."""
+        raw = self.headers.get(TIMEOUT_HEADER)
+        if raw is None:
+            return math.inf
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not value > 0:  # also NaN
+            self._error(HTTPStatus.BAD_REQUEST, f"{TIMEOUT_HEADER} must be a positive number of seconds")
+            return None
+        return value
+
+    def _cancelled(self, exc: GenerationCancelled, watch: _Watch, timeout: float, seconds: float) -> None:
+        reason = watch.reason or "cancelled"
+        self.close_connection = True
+        log.info(
+            "%s: generation cancelled (%s) after %d tokens, %.1f s",
+            self.address_string(),
+            reason,
+            exc.completion_tokens,
+            seconds,
+        )
+        if reason == _Watch.GONE:
+            return None  # nobody to answer
+        if reason == _Watch.DEADLINE:
+            message = f"generation cancelled: no answer in the client's {timeout:g} s"
+            return self._error(HTTPStatus.GATEWAY_TIMEOUT, message)
+        return self._error(HTTPStatus.SERVICE_UNAVAILABLE, f"{reason}: generation cancelled")
 
     def _read_body(self) -> bytes | None:
         length_header = self.headers.get("Content-Length")
@@ -107,14 +180,14 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length)
 
-    def _text(self, payload: Any) -> dict[str, Any]:
+    def _text(self, payload: Any, watch: _Watch) -> dict[str, Any]:
         prompt, params = parse_text(payload)
-        return {"generated_text": self.server.model.complete(prompt, params).text}
+        return {"generated_text": self.server.model.complete(prompt, params, watch).text}
 
-    def _chat(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _chat(self, payload: dict[str, Any], watch: _Watch) -> dict[str, Any]:
         messages, params = parse_chat(payload)
         model = self.server.model
-        done = model.complete(chat_template.render(messages), params)
+        done = model.complete(chat_template.render(messages), params, watch)
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",
@@ -144,14 +217,79 @@ def _describe(exc: Exception) -> str:
     return str(exc)
 
 
+class _Watch:
+    """The ``cancelled`` check of one request: the server stopping, the client's deadline, the client
+    gone (checked in that order; the first reason sticks)."""
+
+    STOPPING, DEADLINE, GONE = "server stopping", "client timeout passed", "client gone"
+
+    def __init__(self, stopping: threading.Event, sock: socket.socket, deadline: float) -> None:
+        self._stopping = stopping
+        self._sock = sock
+        self._deadline = deadline
+        self.reason: str | None = None
+
+    def __call__(self) -> bool:
+        if self.reason is None:
+            if self._stopping.is_set():
+                self.reason = self.STOPPING
+            elif time.monotonic() > self._deadline:
+                self.reason = self.DEADLINE
+            elif peer_closed(self._sock):
+                self.reason = self.GONE
+        return self.reason is not None
+
+
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = True  # a thread that outlives stop()'s bounded join must not block exit
+    block_on_close = False  # stop() joins the request threads itself, with a bound
 
     def __init__(self, address: tuple[str, int], model: ServedModel, max_body_bytes: int) -> None:
         super().__init__(address, _Handler)
         self.model = model
         self.max_body_bytes = max_body_bytes
         self.load_error: str | None = None
+        self.stopping = threading.Event()
+        self._connections: dict[threading.Thread, socket.socket] = {}
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if self.stopping.is_set():
+            self.shutdown_request(request)
+            return
+        thread = threading.Thread(
+            target=self._serve_connection, args=(request, client_address), name="lmi-request", daemon=True
+        )
+        with self._connections_lock:
+            self._connections[thread] = request
+        thread.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.pop(threading.current_thread(), None)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # the client left mid-exchange: no traceback
+            log.info("%s disconnected: %s", client_address[0], type(sys.exc_info()[1]).__name__)
+            return
+        super().handle_error(request, client_address)
+
+    def close_connections(self, timeout: float) -> list[threading.Thread]:
+        """Cancel every request, end idle keep-alive connections and join their threads within
+        ``timeout`` seconds; returns the threads still running."""
+        self.stopping.set()
+        with self._connections_lock:
+            connections = dict(self._connections)
+        for sock in connections.values():
+            with contextlib.suppress(OSError):  # an idle handler reads EOF; replies can still be written
+                sock.shutdown(socket.SHUT_RD)
+        deadline = time.monotonic() + timeout
+        for thread in connections:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return [t for t in connections if t.is_alive()]
 
 
 class LocalLmiServer:
@@ -207,13 +345,23 @@ class LocalLmiServer:
         if self._server is not None and self._server.load_error:
             raise RuntimeError(self._server.load_error)
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Stop accepting, cancel in-flight generations (their clients get 503) and wait up to
+        ``timeout`` seconds for the request threads and a model load still running."""
+        deadline = time.monotonic() + timeout
+        server, self._server = self._server, None
+        if server is not None:
+            server.stopping.set()  # before shutdown(): a connection accepted meanwhile is closed
+            server.shutdown()
+            left = server.close_connections(timeout)
+            server.server_close()
+            if left:
+                log.warning("stop: %d request thread(s) still running after %.0f s", len(left), timeout)
         for thread in self._threads:
-            thread.join(timeout=0.1)  # the loader may still be busy: it is a daemon thread
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():  # a model load cannot be interrupted
+                log.warning("stop: %s still running after %.0f s", thread.name, timeout)
+        self._threads = []
 
     def __enter__(self) -> LocalLmiServer:
         return self.start()

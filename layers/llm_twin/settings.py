@@ -116,7 +116,19 @@ class Settings(BaseSettings):
     lmi_model_name: str = Field(
         "llm-twin", description="Model name reported in generations when the server does not name one."
     )
-    lmi_timeout_s: float = Field(60.0, gt=0, description="Read timeout of one LMI invocation.")
+    lmi_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Read timeout of one LMI invocation (SageMaker endpoint). With LLM_TWIN_LLM=lmi-local "
+        "it is the fixed part of a call's budget: max_tokens / LLM_TWIN_LMI_LOCAL_MIN_TOKENS_PER_S is added.",
+    )
+    lmi_local_min_tokens_per_s: float = Field(
+        1.0,
+        gt=0,
+        description="Slowest decode rate (tokens/s) a call to the local LMI server waits for: its read "
+        "timeout is lmi_timeout_s + max_tokens / this, sent to the server, which cancels the generation "
+        "once that passes or the client leaves.",
+    )
     lmi_connect_timeout_s: float = Field(5.0, gt=0, description="Connect timeout to the LMI endpoint.")
     local_model_dir: Path | None = Field(
         None,

@@ -196,6 +196,8 @@ def test_nothing_to_write_is_reported_not_raised(tmp_path: Path) -> None:
     assert set(report.versions) == {"instruct"}
     assert report.skipped == {"preference": "no rows survived generation and filters"}
     assert report.stats.errors["draft.failed"] == 2
+    summary = report.summary()  # the build report counts the calls that failed
+    assert len(model.calls) == 4 and (summary["llm_calls"], summary["llm_failed_calls"]) == (4, 4)
 
 
 @pytest.mark.parametrize("kind", ["instruct", "preference"])

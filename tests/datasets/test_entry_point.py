@@ -36,7 +36,9 @@ class ScriptedServedModel:
     def load(self) -> None:
         pass
 
-    def complete(self, prompt: str, params: GenerationParams | None = None) -> Completion:
+    def complete(
+        self, prompt: str, params: GenerationParams | None = None, cancelled: object = None
+    ) -> Completion:
         self.prompts.append(prompt)
         if DRAFT_SYSTEM_PROMPT in prompt:
             text = prose(prompt[-200:], 40)

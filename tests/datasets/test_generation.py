@@ -171,6 +171,20 @@ def test_drafts_retry_empty_and_failing_calls() -> None:
     assert dead.stats.errors == {"draft.llm_error": 2, "draft.failed": 1}
 
 
+def test_every_call_is_counted_failed_ones_too() -> None:
+    model = ScriptedChatModel(
+        [TransientLlmError("read timeout"), f'{{"instruction": "{GOOD}"}}'],
+        draft_replies=[RuntimeError("x"), "", "A draft."],
+    )
+    generator = Generator(model, max_attempts=3, sleep=0)
+    assert generator.instruction(extract()).source == "llm"
+    assert generator.draft(GOOD) == "A draft."
+    stats = generator.stats
+    assert len(model.calls) == 5
+    assert (stats.calls, stats.failed_calls) == (5, 2)  # the timeout and the error are calls too
+    assert stats.completion_tokens == len(f'{{"instruction": "{GOOD}"}}'.split()) + 2  # answered calls
+
+
 def test_generator_rejects_zero_attempts() -> None:
     with pytest.raises(ValueError):
         Generator(ScriptedChatModel([GOOD]), max_attempts=0)

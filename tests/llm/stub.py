@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +26,7 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
 
 
 class StubServer:
@@ -41,6 +43,7 @@ class StubServer:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 stub.requests.append(Recorded("POST", self.path, dict(self.headers), body))
                 reply = stub.replies.pop(0) if len(stub.replies) > 1 else stub.replies[0]
+                time.sleep(reply.delay_s)
                 raw = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 for name, value in {"Content-Type": "application/json", **reply.headers}.items():
@@ -53,8 +56,8 @@ class StubServer:
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def reply(self, status: int, body: Any, **headers: str) -> StubServer:
-        self.replies = [Reply(status, body, headers)]
+    def reply(self, status: int, body: Any, delay_s: float = 0.0, **headers: str) -> StubServer:
+        self.replies = [Reply(status, body, headers, delay_s)]
         return self
 
     def __enter__(self) -> StubServer:

@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from llm_twin.errors import LlmError, TransientLlmError
 from llm_twin.llm.bedrock import BedrockChatModel
-from llm_twin.llm.lmi import HttpTransport, LmiChatModel, SageMakerTransport, make_chat_model
+from llm_twin.llm.lmi import TIMEOUT_HEADER, HttpTransport, LmiChatModel, SageMakerTransport, make_chat_model
 from llm_twin.llm.ports import ChatMessage, ChatModel, GenerationParams
 from llm_twin.settings import Settings
 
@@ -160,6 +160,25 @@ def test_sagemaker_error_mapping(aws_env: None, status: int, body: dict[str, obj
 def test_sagemaker_needs_an_endpoint_name() -> None:
     with pytest.raises(LlmError, match="LMI_ENDPOINT_NAME"):
         SageMakerTransport(Settings())
+
+
+def test_the_local_read_timeout_grows_with_max_tokens() -> None:
+    settings = Settings(llm="lmi-local", lmi_timeout_s=0.5, lmi_local_min_tokens_per_s=10)
+    with StubServer().reply(200, COMPLETION, delay_s=1.0) as stub:  # a generation of 1 s
+        chat = make_chat_model(settings.model_copy(update={"lmi_url": stub.url}))
+        assert chat.generate(MESSAGES, GenerationParams(max_new_tokens=20)).text == "Hello."  # 2.5 s budget
+        with pytest.raises(TransientLlmError, match=r"no answer in 0\.6 s"):
+            chat.generate(MESSAGES, GenerationParams(max_new_tokens=1))  # 0.5 + 1 / 10 s
+    assert [r.headers[TIMEOUT_HEADER] for r in stub.requests] == ["2.500", "0.600"]  # the server's deadline
+
+
+def test_the_sagemaker_read_timeout_is_lmi_timeout_s(aws_env: None) -> None:
+    settings = Settings(lmi_timeout_s=0.5, lmi_local_min_tokens_per_s=10)
+    with StubServer().reply(200, COMPLETION, delay_s=1.0) as stub:
+        settings = settings.model_copy(update={"lmi_endpoint_name": "twin", "aws_endpoint_url": stub.url})
+        chat = make_chat_model(settings.model_copy(update={"llm": "lmi-sagemaker"}))
+        with pytest.raises(TransientLlmError, match="Read timeout"):
+            chat.generate(MESSAGES, GenerationParams(max_new_tokens=20))  # not lengthened by max_tokens
 
 
 def test_make_chat_model(monkeypatch: pytest.MonkeyPatch) -> None:

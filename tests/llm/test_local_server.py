@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
 from inference.local_server import LocalLmiServer
 from llm_twin.llm.lmi import HttpTransport, LmiChatModel
-from llm_twin.llm.local_model import LocalChatModel
+from llm_twin.llm.local_model import GenerationCancelled, LocalChatModel
 from llm_twin.llm.ports import ChatMessage, GenerationParams
+from llm_twin.prompts import chat_template
 from llm_twin.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -134,17 +142,122 @@ class _SlowModel:
     model_name = "slow"
     loaded = False
 
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
     def load(self) -> None:
-        import time
+        self.release.wait(30)
 
-        time.sleep(30)
-
-    def complete(self, prompt: str, params: GenerationParams | None = None) -> object:
+    def complete(self, prompt: str, params: object = None, cancelled: object = None) -> object:
         raise AssertionError("not loaded")
 
 
 def test_503_while_loading() -> None:
-    with LocalLmiServer(_SlowModel()) as loading:  # type: ignore[arg-type]
+    model = _SlowModel()
+    with LocalLmiServer(model) as loading:  # type: ignore[arg-type]
         assert requests.get(f"{loading.url}/ping", timeout=5).status_code == 503
         response = post(loading, {"inputs": "x"})
         assert response.status_code == 503 and response.headers["Retry-After"]
+        model.release.set()  # stop() waits (bounded) for a load still running
+
+
+STORY = [ChatMessage(role="user", content="Write a very long story about a dragon.")]  # 300+ tokens
+
+
+def test_cancelled_generation_stops_at_the_next_token(smollm2: LocalChatModel) -> None:
+    checks = itertools.count()
+    with pytest.raises(GenerationCancelled) as cancelled:
+        smollm2.complete(
+            chat_template.render(STORY),
+            GenerationParams(max_new_tokens=300),
+            cancelled=lambda: next(checks) >= 6,  # once before generating, then after every token
+        )
+    assert 1 <= cancelled.value.completion_tokens <= 6
+    assert smollm2._generate_lock.acquire(blocking=False)  # the model is free at once
+    smollm2._generate_lock.release()
+
+
+def test_a_queued_call_gives_up_when_cancelled(smollm2: LocalChatModel) -> None:
+    smollm2.load()
+    gone = threading.Event()
+    outcome: list[BaseException] = []
+
+    def queued() -> None:
+        try:
+            smollm2.complete("Hello", GenerationParams(max_new_tokens=300), cancelled=gone.is_set)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with smollm2._generate_lock:  # another generation holds the model
+        waiter = threading.Thread(target=queued)
+        waiter.start()
+        time.sleep(0.3)
+        assert waiter.is_alive() and not outcome
+        gone.set()
+        waiter.join(2)
+    assert not waiter.is_alive()
+    (error,) = outcome
+    assert isinstance(error, GenerationCancelled) and error.completion_tokens == 0
+
+
+EXIT_SCRIPT = """
+import threading, time
+from llm_twin.errors import TransientLlmError
+from llm_twin.llm.lmi import HttpTransport, LmiChatModel, make_chat_model
+from llm_twin.llm.ports import ChatMessage, GenerationParams
+from llm_twin.local.llm import local_llm
+from llm_twin.settings import Settings
+
+story = [ChatMessage(role="user", content="Write a very long story about a dragon.")]
+cap = GenerationParams(max_new_tokens=2000)
+answers = []
+with local_llm(Settings()) as settings:  # what `llm-twin dataset build` does around its calls
+    try:  # budget 0.5 + 2000 / 1000 s: the client gives up, the server cancels
+        make_chat_model(settings).generate(story, cap)
+        print("answered")
+    except TransientLlmError:
+        print("abandoned")
+
+    def patient():
+        try:
+            LmiChatModel(settings, HttpTransport(settings.lmi_url, timeout_s=300)).generate(story, cap)
+        except Exception as exc:
+            answers.append(str(exc))
+
+    client = threading.Thread(target=patient)
+    client.start()
+    time.sleep(2)  # generating when the server stops
+    began = time.monotonic()
+print("stopped in", round(time.monotonic() - began, 1))
+client.join(30)
+print("client:", answers)
+"""
+
+
+def test_a_process_that_stopped_the_server_mid_generation_exits_cleanly(
+    base_model: Path, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "LLM_TWIN_HOME": str(tmp_path),
+        "LLM_TWIN_LLM": "lmi-local",
+        "LLM_TWIN_LOCAL_MODEL_DIR": str(base_model),
+        "LLM_TWIN_LMI_TIMEOUT_S": "0.5",
+        "LLM_TWIN_LMI_LOCAL_MIN_TOKENS_PER_S": "1000",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT],
+        cwd=Path(__file__).parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]  # before: -6 (SIGABRT) with torch still generating
+    assert "Traceback" not in done.stderr and "terminate called" not in done.stderr, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "abandoned"
+    assert float(lines[1].split()[-1]) < 10  # stop() cancelled the generation instead of waiting for it
+    assert "503" in lines[2] and "server stopping" in lines[2]

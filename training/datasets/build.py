@@ -129,7 +129,8 @@ class BuildReport:
             "filters": dict(sorted(self.filters.items())),
             "errors": dict(sorted(self.stats.errors.items())),
             "instructions": dict(sorted(self.stats.outcomes.items())),
-            "llm_calls": self.stats.calls,
+            "llm_calls": self.stats.calls,  # every call, the failed ones included
+            "llm_failed_calls": self.stats.failed_calls,
             "seconds": round(self.seconds, 2),
             "generation_seconds": round(self.generation_seconds, 2),
             "items_per_s": round(self.items_per_s, 4),

@@ -260,11 +260,17 @@ class GeneratedInstruction:
 
 @dataclass
 class GenerationStats:
-    """Thread-safe counters: ``errors`` go to the dataset card, ``outcomes`` to the build report."""
+    """Thread-safe counters: ``errors`` go to the dataset card, ``outcomes`` to the build report.
+
+    ``calls`` counts every LLM call, the ones that raised (timeouts, errors) included; those are also
+    counted in ``failed_calls``. ``seconds`` is the time spent in all calls; ``completion_tokens`` and
+    ``models`` come from the calls that answered.
+    """
 
     errors: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     calls: int = 0
+    failed_calls: int = 0
     seconds: float = 0.0
     completion_tokens: int = 0
     models: Counter[str] = field(default_factory=Counter)
@@ -285,6 +291,12 @@ class GenerationStats:
             self.completion_tokens += tokens or 0
             if model:
                 self.models[model] += 1
+
+    def failed_call(self, seconds: float) -> None:
+        with self._lock:
+            self.calls += 1
+            self.failed_calls += 1
+            self.seconds += seconds
 
 
 class Generator:
@@ -325,7 +337,11 @@ class Generator:
 
     def _call(self, messages: Sequence[ChatMessage], params: GenerationParams) -> str:
         started = time.perf_counter()
-        generation = self.model.generate(messages, params)
+        try:
+            generation = self.model.generate(messages, params)
+        except BaseException:
+            self.stats.failed_call(time.perf_counter() - started)
+            raise
         self.stats.call(time.perf_counter() - started, generation.model, generation.completion_tokens)
         return generation.text or ""
 

