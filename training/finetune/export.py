@@ -13,7 +13,8 @@ transformers 5 saves files that 4.x misreads (see /work/shared/FACTS.md, "ML sid
 - ``generation_config.json`` stops at the template's end-of-turn token.
 
 The folder is flat (weights, config, tokenizer at the top), the layout LMI expects under
-``option.model_id`` (an S3 prefix) or next to a ``serving.properties`` (``inference/serving.properties``).
+``option.model_id`` (an S3 prefix); the serving options are ``OPTION_*`` variables
+(``training.sagemaker.deploy.lmi_environment``).
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ class ServingOptions:
 
     ``engine``: ``async`` is the vLLM async service, the default handler of LMI >= 0.35 (lmi17, the
     pinned image; recommended since 0.34); ``rolling-batch`` is the older ``OPTION_ROLLING_BATCH=vllm``
-    handler that ``serving.properties`` names. The container environment of the model overrides the
+    handler. The container environment of the model overrides the
     package's variables of the same name; the training workflow registers packages with
     :func:`lmi_environment` of the same options (``infra/constructs/training_workflow.py``).
     """
