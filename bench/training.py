@@ -256,6 +256,7 @@ def run_datasets(config: dict[str, Any]) -> dict[str, Any]:
         result["model_load_s"] = served.load_seconds
         result["rss_loaded_mb"] = peak_rss_mb()
         result["lmi_timeout_s"] = llm_settings.lmi_timeout_s
+        result["lmi_local_min_tokens_per_s"] = llm_settings.lmi_local_min_tokens_per_s
         log.wrap_generate(served._model)  # the transformers model behind the server
         chat_model = make_chat_model(llm_settings)
         log.wrap_client(chat_model)
@@ -630,6 +631,15 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
+def _local_budget(data: dict[str, Any]) -> str:
+    """The local server's read timeout as the client computes it (a run before the budget grew with
+    the token cap recorded only the fixed part)."""
+    rate = data.get("lmi_local_min_tokens_per_s")
+    if rate is None:
+        return f"{data['lmi_timeout_s']:.0f} s"
+    return f"{data['lmi_timeout_s']:.0f} s + max tokens / {rate:g} tokens/s"
+
+
 def _fmt(value: float | None, fmt: str = "{:.1f}") -> str:
     return "-" if value is None else fmt.format(value)
 
@@ -715,7 +725,7 @@ def dataset_section(data: dict[str, Any]) -> str:
         f"{settings['repetition_penalty']}, greedy, concurrency {settings['concurrency']}). The preference "
         "build generates its instructions again, then one draft per item.",
         "- Generator: SmolLM2-135M-Instruct (fp32, transformers on CPU) behind the local LMI server "
-        f"(`local_llm`; the LMI HTTP client, read timeout {data['lmi_timeout_s']:.0f} s), {model_note}; "
+        f"(`local_llm`; the LMI HTTP client, read timeout {_local_budget(data)}), {model_note}; "
         f"server start + model load {data['server_start']['wall']:.1f} s. One run in a fresh process; "
         f"peak RSS {data['peak_rss_mb']:.0f} MB (model, moto server and build in one process).",
         "",
@@ -771,11 +781,6 @@ def dataset_section(data: dict[str, Any]) -> str:
         )
     both = generation_numbers(data)
     errors = "; ".join(f"`{e}`" for e in both["errors"])
-    if both["failed"]:
-        errors += (
-            " (the build report's `llm_calls` counts only the calls that returned: "
-            "training/datasets/generation.py:329)"
-        )
     lines += [
         "",
         f"Behind the server the model ran {both['generations']} generations: {both['tokens']:,} tokens in "
@@ -977,17 +982,12 @@ def findings(
         cap = builds["preference"]["config"]["draft_max_tokens"]
         lines.append(
             f"- **Timeouts decided the datasets**: {both['failed']} of {both['calls']} calls failed on the "
-            f"LMI client's {data['lmi_timeout_s']:.0f} s read timeout (`lmi_timeout_s`, "
-            "layers/llm_twin/settings.py:119, which also bounds calls to the local server: "
-            f"layers/llm_twin/llm/lmi.py:203). At {rate:.1f} tokens/s a 64-token instruction needs "
-            f"~{64 / rate:.0f} s and a draft of up to {cap} tokens (1.5 per word of the extract) up to "
-            f"~{cap / rate:.0f} s: long drafts cannot finish within the timeout however often they are "
-            "retried. The local server does not cancel a request whose client left, and it generates one "
-            "request at a time (`_generate_lock`, layers/llm_twin/llm/local_model.py:167), so "
-            f"{both['abandoned']} abandoned generation(s) kept the model busy while the next calls waited, "
-            "which pushed those over the timeout too. The preference build kept "
-            f"{pref_counts.get('train', 0)} train / {pref_counts.get('test', 0)} test pair(s) of "
-            f"{pref['extracts_used']} items. `LLM_TWIN_LMI_TIMEOUT_S` (e.g. 600 for the local model), "
+            f"LMI client's read timeout ({_local_budget(data)}). At {rate:.1f} tokens/s a 64-token "
+            f"instruction needs ~{64 / rate:.0f} s and a draft of up to {cap} tokens (1.5 per word of the "
+            f"extract) up to ~{cap / rate:.0f} s. The server generates one request at a time and cancels "
+            f"a request whose client left; {both['abandoned']} generation(s) outlived their client. The "
+            f"preference build kept {pref_counts.get('train', 0)} train / {pref_counts.get('test', 0)} "
+            f"test pair(s) of {pref['extracts_used']} items. A lower `LLM_TWIN_LMI_LOCAL_MIN_TOKENS_PER_S`, "
             "`--max-attempts 1` and a smaller `--draft-max-tokens` avoid it on a loaded machine."
         )
         if both["running_at_end"]:
