@@ -4,6 +4,7 @@ and answers with canned OpenSearch responses; then the shared contract against a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -626,6 +627,8 @@ def test_sigv4_signed_requests(server: LoopbackServer, monkeypatch: pytest.Monke
     assert "SignedHeaders=" in headers["authorization"] and "Signature=" in headers["authorization"]
     assert headers["x-amz-security-token"] == "session-token"
     assert "x-amz-date" in headers
+    assert headers["x-amz-content-sha256"] == hashlib.sha256(server.requests[0].body).hexdigest()
+    assert "x-amz-content-sha256" in headers["authorization"].split("SignedHeaders=")[1].split(",")[0]
 
 
 def test_unsigned_when_auth_is_none(server: LoopbackServer, index: OpenSearchIndex) -> None:

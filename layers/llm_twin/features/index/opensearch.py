@@ -72,12 +72,14 @@ def build_client(settings: Settings) -> Any:
     auth = None
     if settings.opensearch_auth == "sigv4":
         import boto3
-        from opensearchpy import AWSV4SignerAuth
+        from requests_aws4auth import AWS4Auth
 
         credentials = boto3.Session(region_name=settings.region).get_credentials()
         if credentials is None:
             raise VectorIndexError("no AWS credentials to sign OpenSearch requests (SigV4)")
-        auth = AWSV4SignerAuth(credentials, settings.region, SIGV4_SERVICE)
+        # refreshable_credentials: the boto3 credentials object is read at every request, so rotated
+        # Lambda role keys (and their session token) are picked up without rebuilding the client.
+        auth = AWS4Auth(region=settings.region, service=SIGV4_SERVICE, refreshable_credentials=credentials)
     return OpenSearch(
         hosts=[endpoint],
         http_auth=auth,
