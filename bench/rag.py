@@ -15,14 +15,17 @@ size of the RAG Lambda (``lambdas/api``, the API function).
 2. Cold import. In fresh processes with the API function's AWS environment (``api_environment`` of
    infra/constructs/api.py, placeholders for the resource names; Lambda's own variables, so the
    powertools Tracer is active and patches its modules as on Lambda): ``import handler`` plus the first
-   ``GET /health``. Three trees: the deployment package built as infra/bundling.py builds it (CPython
-   3.12, x86_64 wheels of the same requirements, since this machine cannot run the arm64 ones) without
-   bytecode, as Lambda runs it (``--no-compile``, read-only /opt), the same tree byte-compiled, and
-   the dev venv (``import lambdas.api.handler``). ``-X importtime`` lists the slowest imports.
-3. Package size. The shared layer built by ``infra.bundling.bundle_layer`` (pip, arm64, as deployed)
-   and the function asset (``lambdas/api`` without caches), each zipped (deflate, zlib level 6), plus a
-   byte-compiled copy of the layer for comparison; the trees are scanned for torch, transformers and
-   sentence-transformers.
+   ``GET /health``. Three trees: the deployment package built as infra/bundling.py builds it (x86_64
+   wheels of the same requirements, since this machine cannot run the arm64 ones), byte-compiled for
+   CPython 3.12 by the bundler as deployed; the same package built with ``bytecode=False``, as layers
+   were before the bundler compiled them (/opt is read-only on Lambda, so such a tree compiles every
+   module it imports on each cold start); and the dev venv (``import lambdas.api.handler``).
+   ``-X importtime`` lists the slowest imports of the deployed tree.
+3. Package size. The shared layer built by ``infra.bundling.bundle_layer`` (pip, arm64, byte-compiled,
+   as deployed) and the function asset (``lambdas/api`` without caches), each zipped (deflate, zlib
+   level 6), plus the layer built without bytecode for comparison; the trees are scanned for torch,
+   transformers and sentence-transformers, and the layer is checked to hold none of the distributions
+   ``infra.bundling.NO_DEPS`` leaves out.
 
     python -m bench.rag [--quick] [--repeats 3] [--passes 5] [--imports 5] [--python312 PATH]
         [--skip latency|import|package] [--write docs/benchmarks.md]
@@ -93,9 +96,6 @@ WATCHED += (
     "lxml",
     "feedparser",
 )
-# Layer distributions no code path of the API loads (the probe watches their modules): gRPC transport
-# packages opensearch-py 3 declares, and the Hub client tokenizers declares.
-UNUSED_DISTRIBUTIONS = ("grpcio", "protobuf", "opensearch-protobufs", "hf-xet", "huggingface-hub")
 # Third-party packages only the crawlers use (HTML parsing, feeds, HTML to markdown).
 CRAWL_ONLY_PACKAGES = ("bs4", "soupsieve", "lxml", "feedparser", "sgmllib", "markdownify", "html5lib")
 ENV = {
@@ -701,6 +701,10 @@ def lambda_environment(task_root: Path) -> dict[str, str]:
     return {**runtime, **function, **powertools}
 
 
+DEPLOYED = "package, byte-compiled (as deployed)"
+BEFORE = "package, no bytecode (before)"
+
+
 @dataclass(frozen=True)
 class ImportTree:
     label: str
@@ -777,24 +781,33 @@ def self_by_package(entries: Sequence[tuple[str, int, int, int]], n: int = 10) -
     return [(pkg, us, modules[pkg]) for pkg, us in total.most_common(n)]
 
 
-def _python312(explicit: str | None) -> str | None:
-    candidates = [explicit] if explicit else []
-    candidates += [shutil.which("python3.12") or ""]
-    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
-    for candidate in filter(None, candidates):
-        try:
-            out = subprocess.run(
-                [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            ).stdout.strip()
-        except OSError:
+def import_chains(
+    entries: Sequence[tuple[str, int, int, int]], packages: Sequence[str]
+) -> list[tuple[tuple[str, ...], int]]:
+    """Where ``packages`` enter the import tree: for each entry of theirs whose importer is not one of
+    them, the chain of importers from the top-level import down to it, and its cumulative us.
+    ``-X importtime`` lists a module after its imports, so an entry's importer is the next entry one
+    level up."""
+    wanted = set(packages)
+    chains = []
+    for i, (name, _, cumulative, depth) in enumerate(entries):
+        if name.split(".")[0] not in wanted:
             continue
-        if out == "True":
-            return candidate
-    return None
+        chain, level = [name], depth
+        for parent, _, _, parent_depth in entries[i + 1 :]:
+            if parent_depth == level - 1:
+                chain.insert(0, parent)
+                level = parent_depth
+        if len(chain) == 1 or chain[-2].split(".")[0] not in wanted:
+            chains.append((tuple(chain), cumulative))
+    return chains
+
+
+def _python312(explicit: str | None) -> str | None:
+    """The CPython 3.12 the bundler would use (``infra.bundling.find_python312``), or ``explicit``."""
+    from infra.bundling import find_python312
+
+    return find_python312([explicit] if explicit else None)
 
 
 # --- part 3: the deployment package -----------------------------------------------------------------
@@ -862,16 +875,6 @@ def forbidden_in(root: Path) -> list[str]:
     return sorted(found)
 
 
-def compile_tree(python312: str, root: Path) -> None:
-    """Byte-compile every module for CPython 3.12 with unchecked-hash pycs (PEP 552): valid whatever
-    the files' timestamps become in the zip (CDK zips with fixed dates) and on Lambda."""
-    subprocess.run(
-        [python312, "-m", "compileall", "-q", "-j", "2", "--invalidation-mode", "unchecked-hash", str(root)],
-        check=True,
-        capture_output=True,
-    )
-
-
 def _asset(root: Path, target: Path) -> dict[str, Any]:
     nbytes, files = tree_size(root)
     return {
@@ -882,36 +885,45 @@ def _asset(root: Path, target: Path) -> dict[str, Any]:
     }
 
 
-def build_package(work: Path, python312: str | None) -> dict[str, Any]:
-    """Part 3, plus the x86_64 twin of the layer that part 2 imports (when a CPython 3.12 exists)."""
-    from infra.bundling import bundle_layer, measure_layer
+def build_package(work: Path, python312: str | None, twin: bool) -> dict[str, Any]:
+    """Part 3: the arm64 layer as deployed (byte-compiled by ``python312``) and built without bytecode,
+    the function asset; with ``twin``, the two x86_64 layer trees that part 2 imports."""
+    from infra.bundling import (
+        LEFT_OUT_DISTRIBUTIONS,
+        NO_DEPS,
+        bundle_layer,
+        canonical_name,
+        installed_distributions,
+        measure_layer,
+    )
 
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"python312": python312}
     began = time.perf_counter()
-    layer = bundle_layer(work / "layer-arm64")  # exactly what SharedLayer deploys
+    layer = bundle_layer(work / "layer-arm64", python=python312)  # exactly what SharedLayer deploys
     result["layer_build_s"] = time.perf_counter() - began
     function = function_asset(work / "function")
     result["layer"] = _asset(work / "layer-arm64", work / "layer.zip")
+    result["layer"]["pycs"] = sum(1 for _ in layer.rglob("*.pyc"))
+    installed = installed_distributions(layer)
     by_dist = zipped_by_distribution(layer, work / "layer.zip")
-    result["layer"]["unused_zipped"] = {d: by_dist.get(d, 0) for d in UNUSED_DISTRIBUTIONS}
+    result["no_deps"] = {name: list(left_out) for name, left_out in NO_DEPS.items()}
+    result["left_out"] = list(LEFT_OUT_DISTRIBUTIONS)
+    result["left_out_present"] = {  # expected empty: zipped bytes of any that is installed after all
+        d: by_dist.get(canonical_name(d), 0) for d in LEFT_OUT_DISTRIBUTIONS if canonical_name(d) in installed
+    }
     result["function"] = _asset(function, work / "function.zip")
     result["by_distribution"] = list(measure_layer(layer).by_distribution.items())[:8]
     result["distributions"] = sorted(p.name.removesuffix(".dist-info") for p in layer.glob("*.dist-info"))
-    if python312:
-        compiled_arm = work / "layer-arm64-compiled"
-        shutil.copytree(work / "layer-arm64", compiled_arm)
-        compile_tree(python312, compiled_arm)
-        result["layer_compiled"] = _asset(compiled_arm, work / "layer-compiled.zip")
-        by_dist = zipped_by_distribution(compiled_arm / "python", work / "layer-compiled.zip")
-        result["layer_compiled"]["unused_zipped"] = {d: by_dist.get(d, 0) for d in UNUSED_DISTRIBUTIONS}
-        twin = bundle_layer(work / "layer-x86_64", arch="x86_64")
+    plain = bundle_layer(work / "layer-arm64-plain", python=python312, bytecode=False)
+    result["layer_plain"] = _asset(plain.parent, work / "layer-plain.zip")
+    result["layer_plain"]["pycs"] = sum(1 for _ in plain.rglob("*.pyc"))
+    if twin and python312:
+        compiled = bundle_layer(work / "layer-x86_64", arch="x86_64", python=python312)
         result["x86_64_distributions"] = sorted(
-            p.name.removesuffix(".dist-info") for p in twin.glob("*.dist-info")
+            p.name.removesuffix(".dist-info") for p in compiled.glob("*.dist-info")
         )
-        compiled = work / "layer-x86_64-compiled" / "python"
-        shutil.copytree(twin, compiled)
-        compile_tree(python312, compiled)
-        result["trees"] = {"no-bytecode": str(twin), "compiled": str(compiled), "function": str(function)}
+        before = bundle_layer(work / "layer-x86_64-plain", arch="x86_64", bytecode=False, python=python312)
+        result["trees"] = {"compiled": str(compiled), "no-bytecode": str(before), "function": str(function)}
     return result
 
 
@@ -921,10 +933,10 @@ def measure_imports(package: dict[str, Any], python312: str | None, repeats: int
         function = package["trees"]["function"]
         flags = ("-I", "-S", "-B")  # isolated, no site-packages, never write bytecode
         trees += [
-            ImportTree("package, no bytecode (as deployed)", python312,
-                       (function, package["trees"]["no-bytecode"]), "handler", flags, Path(function)),
-            ImportTree("package, byte-compiled", python312,
+            ImportTree(DEPLOYED, python312,
                        (function, package["trees"]["compiled"]), "handler", flags, Path(function)),
+            ImportTree(BEFORE, python312,
+                       (function, package["trees"]["no-bytecode"]), "handler", flags, Path(function)),
         ]  # fmt: skip
     venv = sys.executable
     trees.append(
@@ -944,17 +956,19 @@ def measure_imports(package: dict[str, Any], python312: str | None, repeats: int
         entries = median_importtime(
             [parse_importtime(cold_import(tree, importtime=True)[1]) for _ in range(IMPORTTIME_RUNS)]
         )
-        cumulative = {name: us for name, _, us, _ in entries}
         out["trees"][tree.label] = {
             "runs": runs[tree.label],
             "python": runs[tree.label][0]["python"],
             "top": top_imports(entries),
             "packages": self_by_package(entries),
             "importtime_total_us": sum(us for _, _, us, depth in entries if depth == 0),
-            "crawling_us": cumulative.get("llm_twin.crawling", 0),
             "crawl_only_us": sum(
                 us for name, us, _, _ in entries if name.split(".")[0] in CRAWL_ONLY_PACKAGES
             ),
+            "crawl_only_loaded": sorted(
+                {name.split(".")[0] for name, _, _, _ in entries} & set(CRAWL_ONLY_PACKAGES)
+            ),
+            "crawl_only_chains": import_chains(entries, CRAWL_ONLY_PACKAGES),
         }
     return out
 
@@ -1095,14 +1109,14 @@ def _import_section(imports: dict[str, Any]) -> str:
         "(Sampled=0: nothing is sent). Timed inside the process, so without the runtime's own start: the "
         "handler module's import (the init phase) and the first `GET /health` through it. Trees:",
         "",
-        "- **package, no bytecode (as deployed)**: the function asset plus the shared layer built by "
-        "`infra.bundling.bundle_layer` for x86_64 (the same requirements and pip flags as the arm64 layer "
-        "of §3; this machine cannot run aarch64 wheels), imported as `handler` by CPython 3.12 with "
-        "`-I -S -B` (only the package on `sys.path`, nothing written). The layer is built with "
-        "`--no-compile` and /opt is read-only on Lambda, so every cold start compiles all bytecode, as "
-        "here.",
-        "- **package, byte-compiled**: the same tree after `python3.12 -m compileall --invalidation-mode "
-        "unchecked-hash`.",
+        f"- **{DEPLOYED}**: the function asset plus the shared layer built by "
+        "`infra.bundling.bundle_layer` for x86_64 (the same requirements, pip flags and byte-compilation "
+        "as the arm64 layer of §3; this machine cannot run aarch64 wheels): bytecode compiled by a "
+        "CPython 3.12 into unchecked-hash `.pyc` (PEP 552), imported as `handler` by that CPython 3.12 "
+        "with `-I -S -B` (only the package on `sys.path`, nothing written).",
+        f"- **{BEFORE}**: the same tree built with `bundle_layer(..., bytecode=False)`, as layers were "
+        "built before the bundler compiled them: /opt is read-only on Lambda, so such a tree compiles "
+        "every module it imports on each cold start, as here (`-B`).",
         "- **dev venv**: `import lambdas.api.handler` in this repository's venv (CPython "
         f"{trees.get('dev venv (bytecode cached)', {}).get('python', '3.11')}, bytecode cached; more "
         "packages installed, so the Tracer patches more).",
@@ -1170,12 +1184,18 @@ def _package_section(package: dict[str, Any]) -> str:
     layer, function = package["layer"], package["function"]
     same = package.get("x86_64_distributions")
     if same is None:
-        twin = "No CPython 3.12 found: no byte-compiled variant and no x86_64 twin were built."
+        twin = "No x86_64 twin was built (§2 skipped or no CPython 3.12)."
     elif same == package["distributions"]:
-        twin = "The x86_64 twin imported in §2 resolved the same distributions and versions."
+        twin = "The x86_64 twins imported in §2 resolved the same distributions and versions."
     else:
         diff = sorted(set(same) ^ set(package["distributions"]))
-        twin = "The x86_64 twin imported in §2 resolved other distributions: " + ", ".join(diff) + "."
+        twin = "The x86_64 twins imported in §2 resolved other distributions: " + ", ".join(diff) + "."
+    compiled_by = (
+        f"byte-compiled by `{package['python312']}` (`compileall --invalidation-mode unchecked-hash`, "
+        f"{layer['pycs']:,} `.pyc`)"
+        if layer["pycs"]
+        else "WITHOUT bytecode (no CPython 3.12 found)"
+    )
 
     def row(label: str, asset: dict[str, Any], bold: bool = False) -> str:
         zipped = f"{asset['zipped'] / MB:.{3 if asset['zipped'] < MB else 1}f}"
@@ -1193,12 +1213,13 @@ def _package_section(package: dict[str, Any]) -> str:
         "### 3. Deployment package size",
         "",
         "The shared layer built exactly as `SharedLayer` bundles it (`infra.bundling.bundle_layer`: pip "
-        "`--only-binary=:all:` for manylinux aarch64, CPython 3.12, `--no-compile`, downloaded from PyPI "
-        f"in this run: {package['layer_build_s']:.0f} s) and the function asset (`lambdas/api` without "
-        "caches, as `LayeredFunction` ships it), each zipped with deflate at zlib's default level 6 "
-        "(as the CDK zips assets; it also sets every timestamp to 1980); both trees scanned for torch, "
-        "transformers and sentence-transformers (packages, modules, dist-info). Decimal MB, as "
-        "Lambda's quotas.",
+        "`--only-binary=:all:` for manylinux aarch64 and CPython 3.12, "
+        + " and ".join(f"`{name}`" for name in package["no_deps"])
+        + f" in a second run with `--no-deps`, then {compiled_by}; downloaded from PyPI in this run: "
+        f"{package['layer_build_s']:.0f} s) and the function asset (`lambdas/api` without caches, as "
+        "`LayeredFunction` ships it), each zipped with deflate at zlib's default level 6 (as the CDK zips "
+        "assets; it also sets every timestamp to 1980); both trees scanned for torch, transformers and "
+        "sentence-transformers (packages, modules, dist-info). Decimal MB, as Lambda's quotas.",
         "",
         "| asset | files | unzipped (MB) | zipped (MB) | torch, transformers, sentence-transformers |",
         "|---|---:|---:|---:|---|",
@@ -1206,14 +1227,30 @@ def _package_section(package: dict[str, Any]) -> str:
         row("function (`lambdas/api`)", function),
         row(f"**total** (goal zip < {GOAL_ZIP_MB:.0f} MB)", total, bold=True),
     ]
-    if "layer_compiled" in package:
-        compiled = package["layer_compiled"]
-        lines.append(row("*for comparison:* shared layer byte-compiled (§2's fix)", compiled))
+    if "layer_plain" in package:
+        lines.append(
+            row("*for comparison:* shared layer without bytecode (`bytecode=False`)", package["layer_plain"])
+        )
+    present = package["left_out_present"]
+    left_out = ", ".join(
+        f"`{name}` without {', '.join(f'`{d}`' for d in skipped)}"
+        for name, skipped in package["no_deps"].items()
+    )
     lines += [
         "",
-        "Largest distributions of the layer (unzipped MiB, `infra.bundling.measure_layer`): "
+        "Largest distributions of the layer (unzipped MiB, bytecode included, "
+        "`infra.bundling.measure_layer`): "
         + ", ".join(f"{name} {nbytes / MIB:.1f}" for name, nbytes in package["by_distribution"])
         + f". {twin}",
+        "",
+        f"Left out by `NO_DEPS` ({left_out}): "
+        + (
+            f"none of {', '.join(package['left_out'])} is installed in the layer."
+            if not present
+            else "INSTALLED after all: "
+            + ", ".join(f"{d} ({nbytes / MB:.1f} MB zipped)" for d, nbytes in present.items())
+            + "."
+        ),
     ]
     return "\n".join(lines)
 
@@ -1300,31 +1337,32 @@ def _import_findings(imports: dict[str, Any], package: dict[str, Any] | None) ->
         f"{'within' if cpu < goal_ms else 'over'} the goal on this machine's core"
         + (", over it in wall time while other jobs held the CPUs." if wall >= goal_ms > cpu else ".")
     ]
-    compiled_label = "package, byte-compiled"
-    if compiled_label in trees:
-        cpu_c, wall_c = med(compiled_label, "cpu"), med(compiled_label, "wall")
+    if label == DEPLOYED and BEFORE in trees:
+        cpu_b, wall_b = med(BEFORE, "cpu"), med(BEFORE, "wall")
         parts.append(
-            f"Byte-compiled, the same tree takes {cpu_c:.0f} ms ({wall_c:.0f} ms wall): {cpu - cpu_c:.0f} ms "
-            "of every cold start is bytecode compilation, because the layer is built with `--no-compile` "
-            "(infra/bundling.py:60) and Lambda cannot write `__pycache__` to /opt."
+            f"Built without bytecode (`bytecode=False`, as layers were before the bundler compiled them), "
+            f"the same package takes {cpu_b:.0f} ms ({wall_b:.0f} ms wall at {_psi(trees[BEFORE]['runs'])} "
+            f"CPU pressure): the bundler's byte-compilation saves {cpu_b - cpu:.0f} ms of CPU "
+            f"({(cpu_b - cpu) / cpu_b:.0%}) on every cold start, which would otherwise compile each "
+            "imported module again since Lambda cannot write `__pycache__` to the read-only /opt."
         )
-        if package and "layer_compiled" in package:
-            zipped = (package["layer_compiled"]["zipped"] + package["function"]["zipped"]) / MB
-            parts.append(
-                "Fix: compile in the bundler with a CPython 3.12 and `--invalidation-mode unchecked-hash` "
-                "(the CDK's asset zip sets every timestamp to 1980, so timestamp-checked bytecode would be "
-                "stale); the package then zips to "
-                f"{zipped:.1f} MB ({'within' if zipped < GOAL_ZIP_MB else 'over'} the {GOAL_ZIP_MB:.0f} MB "
-                "goal, see §3)."
-            )
-    crawling = first["crawling_us"] / 1000
-    if crawling:
+    crawl_only = first.get("crawl_only_loaded", [])
+    if crawl_only:
+        chains = first.get("crawl_only_chains", [])
+        at_import = any(chain[0] == "handler" for chain, _ in chains)
+        via = sorted({" → ".join(f"`{m}`" for m in chain[:-1]) for chain, _ in chains if len(chain) > 1})
         parts.append(
-            f"Importing `llm_twin.crawling` costs {crawling:.0f} ms of it (cumulative wall time, median of "
-            f"{IMPORTTIME_RUNS} `-X importtime` runs; {first['crawl_only_us'] / 1000:.0f} ms self time in "
-            "bs4, soupsieve, lxml, feedparser, markdownify) though neither `/health` nor `/rag` crawls: "
-            "`llm_twin.api.services` imports `llm_twin.collection.service` and `llm_twin.crawling.ssrf`, "
-            "and the package's `__init__` imports every crawler (layers/llm_twin/crawling/__init__.py:11-18)."
+            f"The crawl-only packages {', '.join(crawl_only)} cost {first['crawl_only_us'] / 1000:.0f} ms "
+            f"of self time (median of {IMPORTTIME_RUNS} `-X importtime` runs) "
+            + ("at cold import" if at_import else "when the first `POST /rag` builds the RAG service")
+            + " though neither `/health` nor `/rag` crawls"
+            + (", imported via " + "; ".join(via) if via else "")
+            + "."
+        )
+    else:
+        parts.append(
+            "None of the crawl-only packages (" + ", ".join(CRAWL_ONLY_PACKAGES) + ") is imported by the "
+            "cold path or the RAG service."
         )
     parts.append(
         "This machine is not a Lambda (an x86_64 core here, Graviton with a CPU share that scales with the "
@@ -1351,29 +1389,38 @@ def _package_findings(package: dict[str, Any], imports: dict[str, Any] | None) -
             else f"FORBIDDEN packages found: {', '.join(forbidden)}."
         )
     )
-    unused = package["layer"].get("unused_zipped", {})
+    plain = package.get("layer_plain")
+    if plain and package["layer"]["pycs"]:
+        plain_zip = (plain["zipped"] + package["function"]["zipped"]) / MB
+        plain_unzipped = (plain["unzipped"] + package["function"]["unzipped"]) / MB
+        text += (
+            f" The bytecode (cold import, §2) accounts for {zipped - plain_zip:.1f} MB of it: built without, "
+            f"the package zips to {plain_zip:.1f} MB ({plain_unzipped:.1f} MB unzipped)."
+        )
     loaded: set[str] = set()
     for tree in (imports or {}).get("trees", {}).values():
         loaded |= {m for r in tree["runs"] for m in r.get("watched_after_rag", r["watched"])}
-    if imports and any(unused.values()) and not loaded & set(UNUSED_MODULES):
-        saved = sum(unused.values()) / MB
-        text += (
-            " The API never loads "
-            + ", ".join(name for name, nbytes in unused.items() if nbytes)
-            + f" (in §2 none of {', '.join(UNUSED_MODULES)} was imported by the cold path or the RAG "
-            f"service): {saved:.1f} MB of the zip (the gRPC transport opensearch-py 3 declares, the Hub "
-            "client tokenizers declares)."
+    present = package["left_out_present"]
+    text += (
+        " `NO_DEPS` installs "
+        + " and ".join(f"{name} without {', '.join(skipped)}" for name, skipped in package["no_deps"].items())
+        + (
+            f": none of {', '.join(package['left_out'])} is in the layer"
+            if not present
+            else f": yet {', '.join(present)} {'is' if len(present) == 1 else 'are'} in the layer "
+            f"({sum(present.values()) / MB:.1f} MB of the zip)"
         )
-        compiled = package.get("layer_compiled")
-        if compiled:
-            slim = (
-                compiled["zipped"] - sum(compiled["unused_zipped"].values()) + package["function"]["zipped"]
-            ) / MB
-            text += (
-                f" Byte-compiled without them the package would zip to {slim:.1f} MB "
-                f"({'within' if slim < GOAL_ZIP_MB else 'over'} the goal), e.g. with opensearch-py and "
-                "tokenizers installed with `--no-deps` and their other requirements listed."
-            )
+    )
+    if imports:
+        unused_loaded = sorted(loaded & set(UNUSED_MODULES))
+        text += (
+            f", and in §2 none of {', '.join(UNUSED_MODULES)} was imported by the cold path or the RAG "
+            "service."
+            if not unused_loaded
+            else f"; §2 imported {', '.join(unused_loaded)}."
+        )
+    else:
+        text += "."
     return text
 
 
@@ -1409,7 +1456,7 @@ def main() -> None:
         imports: dict[str, Any] | None = None
         python312 = _python312(args.python312)
         if "package" not in args.skip or "import" not in args.skip:
-            package = build_package(work / "package", python312 if "import" not in args.skip else None)
+            package = build_package(work / "package", python312, twin="import" not in args.skip)
             print(f"  package: {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
         if "import" not in args.skip and package is not None:
             imports = measure_imports(package, python312, config["imports"])

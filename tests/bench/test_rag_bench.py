@@ -9,9 +9,16 @@ from pathlib import Path
 import pytest
 
 from bench.rag import (
+    BEFORE,
+    DEPLOYED,
     InstantChatModel,
     StageTimers,
+    _import_findings,
+    _import_section,
+    _package_findings,
+    _package_section,
     forbidden_in,
+    import_chains,
     load_questions,
     median_importtime,
     parse_importtime,
@@ -138,3 +145,89 @@ def test_importtime_median_over_runs() -> None:
         [("a", 20, 40, 1), ("b", 3, 43, 0)],
     ]
     assert median_importtime(runs) == [("a", 20, 40, 1), ("b", 3, 43, 0)]
+
+
+def test_import_chains_name_where_packages_enter() -> None:
+    entries = [  # -X importtime order: a module after its imports
+        ("soupsieve", 5, 5, 5),
+        ("bs4", 10, 15, 4),
+        ("markdownify", 2, 2, 4),
+        ("llm_twin.crawling.extract", 1, 18, 3),
+        ("llm_twin.rag.links", 1, 19, 2),
+        ("llm_twin.rag.service", 1, 20, 1),
+        ("llm_twin.rag.factory", 1, 21, 0),
+        ("handler", 1, 1, 0),
+    ]
+    via = ("llm_twin.rag.factory", "llm_twin.rag.service", "llm_twin.rag.links", "llm_twin.crawling.extract")
+    assert import_chains(entries, ("bs4", "soupsieve", "markdownify")) == [
+        ((*via, "bs4"), 15),
+        ((*via, "markdownify"), 2),
+    ]
+    assert import_chains(entries, ("lxml",)) == []
+
+
+def _asset(zipped: int, unzipped: int, pycs: int) -> dict[str, object]:
+    return {"zipped": zipped, "unzipped": unzipped, "files": 10, "forbidden": [], "pycs": pycs}
+
+
+def _package(present: dict[str, int]) -> dict[str, object]:
+    return {
+        "python312": "/usr/bin/python3.12",
+        "layer_build_s": 6.0,
+        "layer": _asset(37_900_000, 80_900_000, 1265),
+        "layer_plain": _asset(31_900_000, 66_700_000, 0),
+        "function": _asset(1_000, 1_000, 0),
+        "by_distribution": [("botocore", 23_000_000)],
+        "distributions": ["botocore-1.0"],
+        "x86_64_distributions": ["botocore-1.0"],
+        "no_deps": {"opensearch-py": ["opensearch-protobufs"], "tokenizers": ["huggingface-hub"]},
+        "left_out": ["grpcio", "protobuf"],
+        "left_out_present": present,
+    }
+
+
+def _imports() -> dict[str, object]:
+    def tree(cpu: float) -> dict[str, object]:
+        run = {
+            "import_ms": cpu,
+            "health_ms": 5.0,
+            "cpu_ms": cpu,
+            "psi": 0.1,
+            "modules": 800,
+            "watched": ["botocore"],
+            "watched_after_rag": ["botocore", "bs4"],
+            "status": 200,
+            "body": "{}",
+            "rag_build_ms": 80.0,
+        }
+        chain = ("llm_twin.rag.factory", "llm_twin.crawling.extract", "bs4")
+        return {
+            "runs": [run],
+            "python": "3.12",
+            "top": [("handler", 300_000, 0)],
+            "packages": [("botocore", 40_000, 78)],
+            "crawl_only_us": 47_000,
+            "crawl_only_loaded": ["bs4"],
+            "crawl_only_chains": [(chain, 46_000)],
+        }
+
+    return {"trees": {DEPLOYED: tree(300.0), BEFORE: tree(900.0)}}
+
+
+def test_sections_describe_the_byte_compiled_layer_as_deployed() -> None:
+    imports, package = _imports(), _package({})
+    section = _import_section(imports) + _package_section(package)
+    assert f"| {DEPLOYED} | 3.12 |" in section and f"| {BEFORE} | 3.12 |" in section
+    assert "without bytecode (`bytecode=False`) | 10 | 66.7 | 31.9 |" in section
+    assert "--no-compile" not in section and "none of grpcio, protobuf is installed" in section
+    findings = _import_findings(imports, package) + _package_findings(package, imports)
+    assert "saves 600 ms of CPU (67%)" in findings
+    assert "when the first `POST /rag` builds the RAG service" in findings
+    assert "accounts for 6.0 MB of it" in findings and "none of grpcio, protobuf is in the layer" in findings
+    assert "--no-compile" not in findings and "Fix" not in findings
+
+
+def test_package_findings_flag_left_out_distributions_that_are_installed() -> None:
+    package = _package({"grpcio": 7_000_000})
+    assert "grpcio (7.0 MB zipped)" in _package_section(package)
+    assert "yet grpcio is in the layer (7.0 MB of the zip)" in _package_findings(package, None)
