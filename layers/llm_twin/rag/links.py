@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm_twin.crawling.extract import extract_article
 from llm_twin.crawling.fetcher import Fetcher
 from llm_twin.errors import BlockedUrlError, CrawlError, FetchError, InvalidInputError, LlmTwinError
 from llm_twin.features.tokens import TokenCounter
@@ -48,6 +47,8 @@ def fetch_excerpt(
         raise LinkError(f"{link} is not a web page ({response.content_type or 'unknown type'})")
     try:
         if "html" in response.content_type:
+            from llm_twin.crawling.extract import extract_article  # bs4/lxml: only for a draft's link
+
             extracted = extract_article(response.text, url=link, max_bytes=max_bytes)
             title, markdown = extracted.title, extracted.markdown
         else:
