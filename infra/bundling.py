@@ -11,14 +11,21 @@ The tree is then byte-compiled by a CPython 3.12 (:func:`find_python312`) into u
 imports. Without a CPython 3.12 the layer is built without bytecode (slower cold starts) and a warning
 is logged; the build never fails for it.
 
-CLI (measures the layer, used for docs/infrastructure.md)::
+The wheelhouse (:func:`download_wheelhouse`, ``make wheelhouse``) holds the same wheels on disk, for
+arm64 and x86_64: ``bundle_layer(wheelhouse=...)`` (or ``$LLM_TWIN_WHEELHOUSE`` for the CDK hook) then
+installs with ``pip --no-index --find-links``, offline. The layer tests build from it, never the index.
 
-    python -m infra.bundling --out /tmp/llm-twin-layer [--python PATH | --no-bytecode]
+CLI (measures the layer, used for docs/infrastructure.md; downloads the wheelhouse)::
+
+    python -m infra.bundling --out /tmp/llm-twin-layer [--arch x86_64] [--python PATH | --no-bytecode]
+                             [--from-wheelhouse .wheelhouse]
+    python -m infra.bundling --wheelhouse .wheelhouse --arch aarch64 --arch x86_64
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -30,12 +37,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsii
 from aws_cdk import DockerImage, ILocalBundling
 
-from infra.paths import LAYER_PACKAGE_DIR, PYPROJECT
+from infra.paths import LAYER_PACKAGE_DIR, PYPROJECT, REPO_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,15 @@ LAMBDA_LAYER_SITE = "/opt/python"
 # The sample author's repository is package data (served to the crawler), not modules to import.
 COMPILE_EXCLUDE = r"[/\\]llm_twin[/\\]sample[/\\]github[/\\]"
 
+# The wheelhouse: every wheel of the layer for both architectures, downloaded by `make` (its install
+# step may use the network) so that the layer tests build it offline (pip --no-index --find-links).
+WHEELHOUSE = REPO_ROOT / ".wheelhouse"
+WHEELHOUSE_MANIFEST = "wheelhouse.json"  # written last: its presence means the download completed
+# = python -m infra.bundling --wheelhouse .wheelhouse --arch aarch64 --arch x86_64
+WHEELHOUSE_COMMAND = "make wheelhouse"
+# LayerBundler (the CDK hook) builds from this wheelhouse, offline, when the variable names one.
+WHEELHOUSE_ENV = "LLM_TWIN_WHEELHOUSE"
+
 
 def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
     """``[project].dependencies`` of pyproject.toml: the single list of what the layer bundles."""
@@ -108,27 +124,123 @@ def lambda_platforms(arch: str = "aarch64") -> list[str]:
     ]
 
 
-def pip_install_command(
-    target: Path, dependencies: Sequence[str], arch: str = "aarch64", *, no_deps: bool = False
+def pip_command(
+    action: Literal["install", "download"],
+    destination: Path,
+    dependencies: Sequence[str],
+    arch: str = "aarch64",
+    *,
+    no_deps: bool = False,
+    wheelhouse: Path | None = None,
 ) -> list[str]:
+    """The one pip command line of the layer: ``install --target`` (the layer) or ``download --dest``
+    (the wheelhouse), with the same target flags. ``wheelhouse``: resolve from that folder only
+    (``--no-index --find-links``), never from a package index."""
     platforms = [arg for p in lambda_platforms(arch) for arg in ("--platform", p)]
+    if action == "install":
+        # --no-compile: compiled later by a CPython 3.12 (compile_layer), not by the build machine's
+        into = ["--no-compile", "--target", str(destination)]
+    elif action == "download":
+        into = ["--dest", str(destination)]
+    else:
+        raise ValueError(f"not a pip action of the layer: {action!r}")
+    offline = ["--no-index", "--find-links", str(wheelhouse)] if wheelhouse is not None else []
     return [
-        sys.executable, "-m", "pip", "install",
+        sys.executable, "-m", "pip", action,
         "--disable-pip-version-check", "--no-input", "--quiet", "--progress-bar", "off",
-        "--no-compile",  # compiled later by a CPython 3.12 (compile_layer), not by the build machine's
+        *offline,
         *(["--no-deps"] if no_deps else []),
         "--only-binary=:all:", *platforms,
         "--python-version", PYTHON_VERSION, "--implementation", "cp",
-        "--target", str(target),
+        *into,
         *dependencies,
     ]  # fmt: skip
 
 
-def _pip(target: Path, dependencies: Sequence[str], arch: str, *, no_deps: bool = False) -> None:
-    cmd = pip_install_command(target, dependencies, arch, no_deps=no_deps)
+def pip_install_command(
+    target: Path,
+    dependencies: Sequence[str],
+    arch: str = "aarch64",
+    *,
+    no_deps: bool = False,
+    wheelhouse: Path | None = None,
+) -> list[str]:
+    return pip_command("install", target, dependencies, arch, no_deps=no_deps, wheelhouse=wheelhouse)
+
+
+def pip_download_command(
+    wheelhouse: Path, dependencies: Sequence[str], arch: str = "aarch64", *, no_deps: bool = False
+) -> list[str]:
+    return pip_command("download", wheelhouse, dependencies, arch, no_deps=no_deps)
+
+
+def _pip(cmd: list[str]) -> None:
     result = subprocess.run(cmd, stdout=sys.stderr, stderr=sys.stderr, check=False)  # noqa: S603
     if result.returncode != 0:
-        raise RuntimeError(f"layer bundling: pip exited with {result.returncode}: {' '.join(cmd)}")
+        hint = ""
+        if "--no-index" in cmd:
+            hint = (f" (offline, from the wheelhouse {cmd[cmd.index('--find-links') + 1]}: refresh it with "
+                    f"`{WHEELHOUSE_COMMAND}`)")  # fmt: skip
+        raise RuntimeError(f"layer bundling: pip exited with {result.returncode}{hint}: {' '.join(cmd)}")
+
+
+# --- the wheelhouse: the layer's wheels on disk, to build it without the network ---------------------
+def wheelhouse_manifest(arches: Sequence[str], dependencies: Sequence[str]) -> dict[str, Any]:
+    """What a wheelhouse was downloaded for (written as :data:`WHEELHOUSE_MANIFEST` once complete)."""
+    return {
+        "python_version": PYTHON_VERSION,
+        "dependencies": list(dependencies),
+        "no_deps": sorted(canonical_name(n) for n in NO_DEPS),
+        "platforms": {arch: lambda_platforms(arch) for arch in arches},
+    }
+
+
+def download_wheelhouse(
+    wheelhouse: Path, arches: Sequence[str] = ("aarch64",), *, dependencies: Sequence[str] | None = None
+) -> Path:
+    """Download every wheel :func:`bundle_layer` installs, for each of ``arches``, into ``wheelhouse``
+    (the same requirement set, pip flags, platforms and --no-deps split; this step needs the index).
+
+    Downloaded into a fresh sibling folder that then replaces ``wheelhouse``: the folder holds exactly
+    the current set (no stale releases), and an interrupted download leaves the old one untouched.
+    pip's HTTP cache makes a refresh cheap. Returns the manifest's path.
+    """
+    deps = runtime_dependencies() if dependencies is None else list(dependencies)
+    full, no_deps = split_dependencies(deps)
+    wheelhouse = Path(wheelhouse)
+    partial = wheelhouse.with_name(wheelhouse.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for arch in arches:
+        if full:
+            _pip(pip_download_command(partial, full, arch))
+        if no_deps:
+            _pip(pip_download_command(partial, no_deps, arch, no_deps=True))
+    manifest = partial / WHEELHOUSE_MANIFEST
+    manifest.write_text(json.dumps(wheelhouse_manifest(arches, deps), indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(wheelhouse, ignore_errors=True)
+    partial.rename(wheelhouse)
+    return wheelhouse / WHEELHOUSE_MANIFEST
+
+
+def wheelhouse_problem(
+    wheelhouse: Path, arch: str, *, dependencies: Sequence[str] | None = None
+) -> str | None:
+    """Why ``wheelhouse`` cannot build the layer for ``arch`` (missing, incomplete or downloaded for
+    another requirement set), or None when it can."""
+    manifest = Path(wheelhouse) / WHEELHOUSE_MANIFEST
+    if not manifest.is_file():
+        return f"no wheelhouse at {wheelhouse} (create it: `{WHEELHOUSE_COMMAND}`)"
+    deps = runtime_dependencies() if dependencies is None else list(dependencies)
+    found = json.loads(manifest.read_text(encoding="utf-8"))
+    wanted = wheelhouse_manifest([arch], deps)
+    if arch not in found.get("platforms", {}):
+        return f"the wheelhouse {wheelhouse} has no {arch} wheels (refresh it: `{WHEELHOUSE_COMMAND}`)"
+    found["platforms"] = {arch: found["platforms"][arch]}
+    if found != wanted:
+        return (f"the wheelhouse {wheelhouse} was downloaded for other requirements or platforms "
+                f"(refresh it: `{WHEELHOUSE_COMMAND}`)")  # fmt: skip
+    return None
 
 
 # --- requirements of the --no-deps distributions -----------------------------------------------------
@@ -265,25 +377,31 @@ def bundle_layer(
     arch: str = "aarch64",
     bytecode: bool = True,
     python: str | None = None,
+    wheelhouse: Path | None = None,
 ) -> Path:
     """Write the layer tree into ``output_dir`` (``python/...``) and return ``output_dir/python``.
 
     ``bytecode``: byte-compile the tree with ``python`` (default: :func:`find_python312`); without a
-    CPython 3.12 the tree has no bytecode and a warning says so.
+    CPython 3.12 the tree has no bytecode and a warning says so. ``wheelhouse``: install from that
+    folder only (:func:`download_wheelhouse`), never from a package index.
     """
     deps = runtime_dependencies() if dependencies is None else list(dependencies)
+    if wheelhouse is not None and not Path(wheelhouse).is_dir():
+        raise FileNotFoundError(
+            f"layer bundling: no wheelhouse at {wheelhouse} (create it: `{WHEELHOUSE_COMMAND}`)"
+        )
     site = Path(output_dir) / "python"
     site.mkdir(parents=True, exist_ok=True)
     full, no_deps = split_dependencies(deps)
     if full:
-        _pip(site, full, arch)
+        _pip(pip_install_command(site, full, arch, wheelhouse=wheelhouse))
     pulled_in = installed_distributions(site)
     if already := [d for d in no_deps if requirement_name(d) in pulled_in]:
         # another requirement depends on it, with its dependencies: --no-deps cannot help any more
         log.warning("layer bundling: %s already installed as a dependency of another requirement", already)
         no_deps = [d for d in no_deps if d not in already]
     if no_deps:  # after the others, into new folders only (pip --target does not replace without -U)
-        _pip(site, no_deps, arch, no_deps=True)
+        _pip(pip_install_command(site, no_deps, arch, no_deps=True, wheelhouse=wheelhouse))
         unmet = unmet_requirements(site, arch)
         if unmet:
             raise RuntimeError(
@@ -351,7 +469,11 @@ def measure_layer(site: Path) -> LayerSize:
 
 @jsii.implements(ILocalBundling)
 class LayerBundler:
-    """CDK local bundling hook: runs :func:`bundle_layer` instead of a Docker container."""
+    """CDK local bundling hook: runs :func:`bundle_layer` instead of a Docker container.
+
+    ``wheelhouse`` (default: the folder named by ``$LLM_TWIN_WHEELHOUSE`` when bundling, if set):
+    install from it only, offline.
+    """
 
     def __init__(
         self,
@@ -360,11 +482,13 @@ class LayerBundler:
         dependencies: Sequence[str] | None = None,  # default: read pyproject.toml when bundling
         *,
         bytecode: bool = True,
+        wheelhouse: Path | None = None,
     ) -> None:
         self._package_dir = package_dir
         self._arch = arch
         self._dependencies = dependencies
         self._bytecode = bytecode
+        self._wheelhouse = wheelhouse
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
         # Raise (never return False): False would make CDK fall back to Docker, absent here.
@@ -374,23 +498,52 @@ class LayerBundler:
             dependencies=self._dependencies,
             arch=self._arch,
             bytecode=self._bytecode,
+            wheelhouse=self._wheelhouse or (Path(env) if (env := os.environ.get(WHEELHOUSE_ENV)) else None),
         )
         return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the llm_twin Lambda layer and report its size.")
-    parser.add_argument("--out", type=Path, required=True, help="empty folder to write python/... into")
+    parser = argparse.ArgumentParser(
+        description="Build the llm_twin Lambda layer and report its size (--out), or download its wheels "
+        "into a wheelhouse to build it offline later (--wheelhouse)."
+    )
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--out", type=Path, help="empty folder to write python/... into")
+    mode.add_argument("--wheelhouse", type=Path, help="folder to download the layer's wheels into (replaced)")
+    parser.add_argument(
+        "--arch",
+        choices=("aarch64", "x86_64"),
+        action="append",
+        help="target architecture (default aarch64; repeatable with --wheelhouse)",
+    )
+    parser.add_argument(
+        "--from-wheelhouse",
+        type=Path,
+        metavar="DIR",
+        help="with --out: install from this wheelhouse only (pip --no-index), offline",
+    )
     parser.add_argument("--top", type=int, default=15, help="largest entries to list")
-    parser.add_argument("--arch", choices=("aarch64", "x86_64"), default="aarch64")
     parser.add_argument("--python", help=f"CPython {PYTHON_VERSION} to byte-compile with (default: search)")
     parser.add_argument("--no-bytecode", action="store_true", help="do not byte-compile (as before)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    arches = list(dict.fromkeys(args.arch or ["aarch64"]))
+    if args.wheelhouse is not None:
+        if args.from_wheelhouse is not None:
+            parser.error("--from-wheelhouse goes with --out")
+        manifest = download_wheelhouse(args.wheelhouse, arches)
+        wheels = list(args.wheelhouse.glob("*.whl"))
+        print(f"wheelhouse: {len(wheels)} wheels, {sum(w.stat().st_size for w in wheels) / 2**20:.1f} MiB "
+              f"for {', '.join(arches)} in {args.wheelhouse} ({manifest.name} written)")  # fmt: skip
+        return 0
+    if len(arches) > 1:
+        parser.error("--out builds one layer: give one --arch")
     if args.out.exists() and any(args.out.iterdir()):
         parser.error(f"{args.out} is not empty")
     python = None if args.no_bytecode else (args.python or find_python312())
-    site = bundle_layer(args.out, arch=args.arch, bytecode=not args.no_bytecode, python=python)
+    site = bundle_layer(args.out, arch=arches[0], bytecode=not args.no_bytecode, python=python,
+                        wheelhouse=args.from_wheelhouse)  # fmt: skip
     size = measure_layer(site)
     mib = 1024 * 1024
     pycs = sum(1 for _ in site.rglob("*.pyc"))

@@ -4,8 +4,9 @@ the OpenSearch client signs requests, the token counter loads its tokenizer.json
 compiled at import time. Proves that installing opensearch-py and tokenizers with ``--no-deps`` (no
 gRPC transport, no Hub client) leaves out nothing the code needs.
 
-Builds the layer from the package index for this machine's architecture (the arm64 wheels of the
-deployed layer do not load here; the requirements, pip flags and compile step are the same).
+Builds the layer for this machine's architecture (the arm64 wheels of the deployed layer do not load
+here; the requirements, pip flags and compile step are the same) offline, from the wheelhouse that
+`make` downloads (``make wheelhouse``); skipped, with that command, without it.
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
-from infra.bundling import LEFT_OUT_DISTRIBUTIONS, bundle_layer, find_python312, installed_distributions
+from infra import bundling
+from infra.bundling import (
+    LEFT_OUT_DISTRIBUTIONS,
+    WHEELHOUSE,
+    bundle_layer,
+    find_python312,
+    installed_distributions,
+    wheelhouse_problem,
+)
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
@@ -104,17 +112,6 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def _index_reachable() -> bool:
-    url = urlparse(os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple"))
-    if url.scheme == "file":
-        return True
-    try:
-        with socket.create_connection((url.hostname or "pypi.org", url.port or 443), timeout=5):
-            return True
-    except OSError:
-        return False
-
-
 def api_environment_on_aws(task_root: Path) -> dict[str, str]:
     """The API function's environment as deployed (placeholder resource names), the powertools
     variables ``LayeredFunction`` sets and the runtime's own (so the X-Ray Tracer is on; Sampled=0)."""
@@ -167,8 +164,9 @@ def snapshot(root: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    if not _index_reachable():
-        pytest.skip("the package index is unreachable: the layer cannot be built")
+    arch = "aarch64" if platform.machine().lower() in {"aarch64", "arm64"} else "x86_64"
+    if problem := wheelhouse_problem(WHEELHOUSE, arch):
+        pytest.skip(f"the layer is built offline from the wheelhouse only: {problem}")
     python = find_python312()
     if python is None:
         pytest.skip("no CPython 3.12 here (set LLM_TWIN_LAYER_PYTHON): the layer's cp312 wheels cannot load")
@@ -177,8 +175,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     from infra.paths import lambda_dir
 
     work = tmp_path_factory.mktemp("layer")
-    arch = "aarch64" if platform.machine().lower() in {"aarch64", "arm64"} else "x86_64"
-    site = bundle_layer(work / "layer", arch=arch, python=python)
+    commands: list[list[str]] = []
+    real = bundling.pip_command
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PIP_NO_INDEX", "1")  # no index even for a command that would lack --no-index
+        mp.setattr(bundling, "pip_command", lambda *a, **k: commands.append(real(*a, **k)) or commands[-1])
+        site = bundle_layer(work / "layer", arch=arch, python=python, wheelhouse=WHEELHOUSE)
+    assert len(commands) == 2  # the dependencies, then the --no-deps ones
+    for cmd in commands:
+        assert cmd[:4] == [sys.executable, "-m", "pip", "install"]
+        assert "--no-index" in cmd and cmd[cmd.index("--find-links") + 1] == str(WHEELHOUSE), cmd
     function = work / "function"
     shutil.copytree(lambda_dir(HANDLER), function, ignore=shutil.ignore_patterns(*ASSET_EXCLUDES))
     before = snapshot(site)
