@@ -27,5 +27,5 @@ def test_main_prints_entry_links_and_serves(tmp_path):
         assert requests.get(links[1], timeout=5).status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
+        process.wait(timeout=30)  # generous: CI shares two cores
     assert process.returncode == 0

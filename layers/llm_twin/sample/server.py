@@ -94,6 +94,9 @@ def _redirect(location: str, status: int = 302) -> Response:
 
 class _PlatformServer(ThreadingHTTPServer):
     daemon_threads = True
+    # server_close() would otherwise join every handler thread, one of which may sit on a client's idle
+    # keep-alive connection: stopping the site must not wait for clients.
+    block_on_close = False
 
     def __init__(self, port: int, site: SampleSite, platform: str) -> None:
         self.site = site
