@@ -81,7 +81,7 @@ def run_once(pages: int, concurrency: int, latency_ms: int) -> dict[str, float]:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
     )
-    from llm_twin.collection.events import CollectionRequest, RunSummary
+    from llm_twin.collection.events import CollectionRequest, RunOutcome
     from llm_twin.local.aws import LocalAws
     from llm_twin.local.workflows import run_workflow
     from llm_twin.settings import Settings
@@ -94,7 +94,7 @@ def run_once(pages: int, concurrency: int, latency_ms: int) -> dict[str, float]:
         execution = run_workflow(COLLECTION, request.model_dump(exclude_none=True), local.settings)
         elapsed = time.perf_counter() - began
     server.shutdown()
-    summary = RunSummary.model_validate(execution.output)
+    summary = RunOutcome.model_validate(execution.output)
     assert summary.counts.get("ok") == pages, summary.counts
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": elapsed, "pages_per_s": pages / elapsed, "peak_rss_mb": peak_mb}

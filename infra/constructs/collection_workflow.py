@@ -1,20 +1,28 @@
-"""The collection capability: validate -> Map(crawl per link) -> finalize, as a STANDARD state machine.
+"""The collection capability: validate -> Distributed Map(crawl per link) -> finalize, as a STANDARD
+state machine, and the bucket of the runs' work files.
 
 The ASL file and which function fills each placeholder come from ``llm_twin.workflows.catalog.COLLECTION``
 (also read by the local runtime). The file is passed to CloudFormation unchanged as ``DefinitionString``;
 CloudFormation fills its ``${...Arn}`` placeholders from ``DefinitionSubstitutions``, textually, as
 ``llm_twin.workflows.definitions.load_definition`` does. So AWS runs byte-for-byte the definition the
 local runner executes.
+
+The Map (Distributed mode, one STANDARD child execution per link) reads the run's targets from
+``runs/<run_id>/targets.json`` (written by Validate, which says where in its output: no bucket name in the
+ASL) and writes the children's results under ``runs/<run_id>/results/`` (ResultWriter). The key layout
+comes from ``llm_twin.collection.run_objects``; the IAM resources below are built from it.
 """
 
 from __future__ import annotations
 
 import re
+from typing import cast
 
-from aws_cdk import Aws, Duration, Fn
+from aws_cdk import Aws, Duration, Fn, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -24,10 +32,24 @@ from infra.constructs.common import log_retention, removal_policy
 from infra.constructs.function import LayeredFunction
 from infra.constructs.shared_layer import SharedLayer
 from infra.constructs.warehouse import Warehouse
+from llm_twin.collection.run_objects import RESULTS_FOLDER, RUNS_PREFIX, TARGETS_FILE
 from llm_twin.workflows.catalog import COLLECTION, WorkflowSpec
 
 SERVICE = "collection"
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")  # CloudFormation DefinitionSubstitutions syntax
+RUN_OBJECT_DAYS = 7  # a run lasts hours; a week keeps the last weekly re-crawl's files for a look
+TARGETS_OBJECTS = f"{RUNS_PREFIX}/*/{TARGETS_FILE}"  # runs/<run_id>/targets.json
+RESULTS_OBJECTS = f"{RUNS_PREFIX}/*/{RESULTS_FOLDER}/*"  # runs/<run_id>/results/<map run id>/...
+NAG_PARTITION, NAG_REGION, NAG_ACCOUNT = "<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>"
+
+
+def executions_arns(
+    name: str, *, partition: str = Aws.PARTITION, region: str = Aws.REGION, account: str = Aws.ACCOUNT_ID
+) -> list[str]:
+    """The executions of the state machine ``name`` (``execution:<name>:<id>``) and its Distributed Map
+    child executions (``execution:<name>/<map label>:<id>``)."""
+    base = f"arn:{partition}:states:{region}:{account}:execution:{name}"
+    return [f"{base}:*", f"{base}/*"]
 
 
 def asl_placeholders(definition: str) -> set[str]:
@@ -59,6 +81,7 @@ class CollectionWorkflow(Construct):
                 f"{spec.asl_file}: placeholders and catalog functions differ: {sorted(unmatched)}"
             )
 
+        self.run_bucket, self.run_log_bucket = self._run_buckets(config)
         table_env = {"LLM_TWIN_TABLE_NAME": warehouse.table.table_name}
         common = {"shared_layer": shared_layer, "log_key": log_key, "config": config, "service": SERVICE}
         self.validate = LayeredFunction(
@@ -68,8 +91,13 @@ class CollectionWorkflow(Construct):
             description="llm-twin collection: validate the request, record the run, list the links to crawl",
             memory_mb=256,
             timeout=Duration.seconds(30),
-            # The Map state reads MaxConcurrency from validate's output (max_concurrency).
-            environment={**table_env, "LLM_TWIN_CRAWL_MAX_CONCURRENCY": str(config.crawl_max_concurrency)},
+            # The Map state reads MaxConcurrency from validate's output (max_concurrency), its items from
+            # the targets object validate writes to the run bucket.
+            environment={
+                **table_env,
+                "LLM_TWIN_CRAWL_MAX_CONCURRENCY": str(config.crawl_max_concurrency),
+                "LLM_TWIN_COLLECTION_BUCKET": self.run_bucket.bucket_name,
+            },
             **common,  # type: ignore[arg-type]
         )
         self.crawl = LayeredFunction(
@@ -100,6 +128,12 @@ class CollectionWorkflow(Construct):
             )
         for fn in self.functions.values():
             warehouse.grant_read_write_data(fn.role)
+        # Validate writes runs/<run_id>/targets.json and nothing else of the bucket.
+        self.validate.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[self.run_bucket.arn_for_objects(TARGETS_OBJECTS)]
+            )
+        )
 
         self.log_group = logs.LogGroup(
             self,
@@ -140,6 +174,84 @@ class CollectionWorkflow(Construct):
                 resources=[f.function.function_arn for f in self.functions.values()],
             )
         )
+        self._grant_distributed_map(config)
+        self._acknowledge(config)
+
+    def _run_buckets(self, config: InfraConfig) -> tuple[s3.Bucket, s3.Bucket]:
+        """The runs' work files (targets in, Map results out) and its access-log bucket.
+
+        SSE-S3 (the links are the authors' public profile links; Step Functions and Lambda read/write
+        without KMS grants), all public access blocked, TLS only, no ACLs, not versioned (every object is
+        written once per run), ``runs/`` expires after RUN_OBJECT_DAYS: the warehouse is the run's record.
+        Server access logs go to a second private bucket, as for the project's other buckets."""
+        log_bucket = s3.Bucket(
+            self,
+            "RunLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="ExpireLogs", expiration=Duration.days(config.log_retention_days))
+            ],
+            removal_policy=removal_policy(config),
+        )
+        bucket = s3.Bucket(
+            self,
+            "RunBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=log_bucket,
+            server_access_logs_prefix="runs/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireRunObjects", prefix=f"{RUNS_PREFIX}/", expiration=Duration.days(RUN_OBJECT_DAYS)
+                ),
+                s3.LifecycleRule(
+                    id="AbortIncompleteMultipartUploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+            ],
+            removal_policy=removal_policy(config),
+        )
+        return bucket, log_bucket
+
+    def _grant_distributed_map(self, config: InfraConfig) -> None:
+        """What the Distributed Map needs (AWS "IAM policies for using Distributed Map states"): start child
+        executions of this state machine, describe/stop its executions, read the ItemReader's object and
+        write the ResultWriter's files. The machine's ARN is built from its fixed name: referencing the
+        state machine in its own role's policy would be a dependency cycle."""
+        name = config.collection_state_machine_name
+        self.state_machine_arn_by_name = (
+            f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:{name}"
+        )
+        statements = [
+            iam.PolicyStatement(
+                actions=["states:StartExecution"], resources=[self.state_machine_arn_by_name]
+            ),
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"], resources=executions_arns(name)
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[self.run_bucket.arn_for_objects(TARGETS_OBJECTS)]
+            ),
+            # ResultWriter: PutObject, and the multipart calls of large result files.
+            iam.PolicyStatement(
+                actions=[
+                    "s3:PutObject",
+                    "s3:GetObject",
+                    "s3:ListMultipartUploadParts",
+                    "s3:AbortMultipartUpload",
+                ],
+                resources=[self.run_bucket.arn_for_objects(RESULTS_OBJECTS)],
+            ),
+        ]
+        for statement in statements:
+            self.state_machine.add_to_role_policy(statement)
+
+    def _acknowledge(self, config: InfraConfig) -> None:
         nag.acknowledge(
             self.state_machine.role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -147,3 +259,35 @@ class CollectionWorkflow(Construct):
             "CloudWatch Logs log-delivery actions Step Functions logging requires (CreateLogDelivery etc. "
             "do not support resource-level permissions).",
         )
+        stack = Stack.of(self)
+        bucket = stack.resolve(stack.get_logical_id(cast(s3.CfnBucket, self.run_bucket.node.default_child)))
+        targets, results = f"<{bucket}.Arn>/{TARGETS_OBJECTS}", f"<{bucket}.Arn>/{RESULTS_OBJECTS}"
+        run_ids = "run ids are chosen per run (the execution name), so the prefix is the narrowest scope"
+        nag.acknowledge(
+            self.validate.role,
+            f"AwsSolutions-IAM5[Resource::{targets}]",
+            f"Validate writes runs/<run_id>/targets.json (s3:PutObject only); {run_ids}.",
+        )
+        nag.acknowledge(
+            self.state_machine.role,
+            f"AwsSolutions-IAM5[Resource::{targets}]",
+            f"The Distributed Map's ItemReader reads runs/<run_id>/targets.json (GetObject only); {run_ids}.",
+        )
+        nag.acknowledge(
+            self.state_machine.role,
+            f"AwsSolutions-IAM5[Resource::{results}]",
+            "The Distributed Map's ResultWriter writes runs/<run_id>/results/<map run id>/ (file names "
+            f"chosen by Step Functions); {run_ids}.",
+        )
+        for arn in executions_arns(
+            config.collection_state_machine_name,
+            partition=NAG_PARTITION,
+            region=NAG_REGION,
+            account=NAG_ACCOUNT,
+        ):
+            nag.acknowledge(
+                self.state_machine.role,
+                f"AwsSolutions-IAM5[Resource::{arn}]",
+                "The Distributed Map describes and stops this state machine's own executions and its child "
+                "executions, whose names Step Functions draws per run and per link.",
+            )

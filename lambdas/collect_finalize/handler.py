@@ -1,4 +1,7 @@
-"""Collection workflow, state Finalize: store caught failures, summarise the run."""
+"""Collection workflow, state Finalize: store caught failures, summarise the run.
+
+Returns the run's outcome (status and counts, not the per-link report, which can be 20,000 links long:
+Step Functions caps a state's payload at 256 KB). The report stays in the warehouse."""
 
 from __future__ import annotations
 
@@ -20,4 +23,4 @@ def handler(event: FinalizeEvent, context: LambdaContext) -> dict[str, Any]:
     summary = collection_service().finalize(event)
     logger.info("collection run finished", run_id=summary.run_id, status=summary.status, **summary.counts)
     metrics.add_metric(name=f"Runs{summary.status.capitalize()}", unit="Count", value=1)
-    return summary.model_dump(mode="json")
+    return summary.outcome().model_dump(mode="json")

@@ -1,4 +1,6 @@
-"""Collection workflow, state Validate: request → run id + crawl targets (bad links reported)."""
+"""Collection workflow, state Validate: request → run id + crawl targets (bad links reported).
+
+The targets are written to S3 for the Distributed Map (ItemReader); the output only says where."""
 
 from __future__ import annotations
 
@@ -24,6 +26,6 @@ class ValidateEvent(BaseModel):
 @event_parser(model=ValidateEvent)
 def handler(event: ValidateEvent, context: LambdaContext) -> dict[str, Any]:
     run = collection_service().validate(event.request)
-    logger.info("collection run validated", run_id=run.run_id, targets=len(run.targets))
-    metrics.add_metric(name="LinksRequested", unit="Count", value=len(run.targets))
+    logger.info("collection run validated", run_id=run.run_id, targets=run.link_count, key=run.targets.key)
+    metrics.add_metric(name="LinksRequested", unit="Count", value=run.link_count)
     return run.model_dump(mode="json")

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     training_state_machine_arn: str | None = Field(
         None, description="ARN of the training workflow (set on AWS by CDK); None: train with the CLI."
     )
+    collection_bucket: str = Field(
+        "llm-twin-collection-runs",
+        description="S3 bucket of the collection runs' work files: runs/<run_id>/targets.json (the "
+        "Distributed Map's items) and the Map's results (set on AWS by CDK; created locally on moto).",
+    )
 
     # --- local runtime ---------------------------------------------------------------------------
     home: Path = Field(Path(".llm-twin"), description="Local state folder (warehouse snapshot, index).")

@@ -68,8 +68,13 @@ def test_environment(synth: Any, functions: dict[str, Any], name: str) -> None:
     assert "LLM_TWIN_COLLECTION_STATE_MACHINE_ARN" not in env
     if name == "collect_validate":  # the Map's MaxConcurrencyPath reads validate's max_concurrency
         assert env["LLM_TWIN_CRAWL_MAX_CONCURRENCY"] == "4"
+        # and its ItemReader the targets object validate writes to the run bucket
+        assert env["LLM_TWIN_COLLECTION_BUCKET"] == {
+            "Ref": synth.logical_id(synth.stacks.collection.workflow.run_bucket)
+        }
     else:
         assert "LLM_TWIN_CRAWL_MAX_CONCURRENCY" not in env
+        assert "LLM_TWIN_COLLECTION_BUCKET" not in env
 
 
 def test_env_names_are_settings_fields(functions: dict[str, Any]) -> None:

@@ -68,7 +68,10 @@ def test_function_roles(synth: Any) -> None:
             services = {a.split(":")[0] for a in as_list(statement["Action"])}
             assert len(services) == 1, statement
             by_service[services.pop()] = statement
-        assert set(by_service) == {"logs", "xray", "dynamodb"}
+        # validate also writes the run's targets object (and only that: runs/*/targets.json, PutObject)
+        assert set(by_service) == {"logs", "xray", "dynamodb"} | (
+            {"s3"} if fn is workflow.validate else set()
+        )
         assert by_service["logs"]["Resource"] == {"Fn::GetAtt": [synth.logical_id(fn.log_group), "Arn"]}
         assert sorted(by_service["logs"]["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
         dynamo = by_service["dynamodb"]
@@ -78,6 +81,12 @@ def test_function_roles(synth: Any) -> None:
         assert all("*" not in str(r) for r in resources)
         assert set(resources[0]) == {"Fn::ImportValue"}
         assert "dynamodb:PutItem" in dynamo["Action"]
+        if fn is workflow.validate:
+            bucket_id = synth.logical_id(workflow.run_bucket)
+            assert by_service["s3"]["Action"] == "s3:PutObject"
+            assert by_service["s3"]["Resource"] == {
+                "Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/runs/*/targets.json"]]
+            }
 
 
 def test_state_machine_role_invokes_exactly_the_three_functions(synth: Any) -> None:
@@ -92,9 +101,52 @@ def test_state_machine_role_invokes_exactly_the_three_functions(synth: Any) -> N
     )
     assert sorted(invoke[0]["Resource"], key=str) == expected  # unqualified ARNs, no ":*"
     services = {a.split(":")[0] for s in statements for a in as_list(s["Action"])}
-    assert services == {"lambda", "logs", "xray"}
+    assert services == {"lambda", "logs", "xray", "states", "s3"}
     trust = synth.templates[STACK]["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]
     assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "states.amazonaws.com"}]
+
+
+def test_state_machine_role_runs_its_distributed_map_and_nothing_more(synth: Any) -> None:
+    """Start child executions of itself only; describe/stop its own executions; read the targets object,
+    write the results; nothing else of S3 or Step Functions."""
+    workflow = synth.stacks.collection.workflow
+    statements = synth.policy_statements(STACK, synth.logical_id(workflow.state_machine.role))
+    resolve = synth.stacks.collection.resolve
+    granted = {
+        tuple(sorted(as_list(s["Action"]))): (
+            sorted(resolve(s["Resource"]), key=str)
+            if isinstance(s["Resource"], list)
+            else resolve(s["Resource"])
+        )
+        for s in statements
+        if {a.split(":")[0] for a in as_list(s["Action"])} & {"states", "s3"}
+    }
+    arn = [
+        "arn:",
+        {"Ref": "AWS::Partition"},
+        ":states:",
+        {"Ref": "AWS::Region"},
+        ":",
+        {"Ref": "AWS::AccountId"},
+    ]
+    bucket = {"Fn::GetAtt": [synth.logical_id(workflow.run_bucket), "Arn"]}
+    assert granted == {
+        ("states:StartExecution",): {"Fn::Join": ["", [*arn, ":stateMachine:llm-twin-dev-collection"]]},
+        ("states:DescribeExecution", "states:StopExecution"): sorted(
+            [
+                {"Fn::Join": ["", [*arn, ":execution:llm-twin-dev-collection:*"]]},  # its executions
+                {"Fn::Join": ["", [*arn, ":execution:llm-twin-dev-collection/*"]]},  # the Map's children
+            ],
+            key=str,
+        ),
+        ("s3:GetObject",): {"Fn::Join": ["", [bucket, "/runs/*/targets.json"]]},
+        ("s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"): {
+            "Fn::Join": ["", [bucket, "/runs/*/results/*"]]
+        },
+    }
+    # The name in those ARNs is the machine's own (no reference: that would be a dependency cycle).
+    machine = synth.templates[STACK]["Resources"][synth.logical_id(workflow.state_machine)]
+    assert machine["Properties"]["StateMachineName"] == "llm-twin-dev-collection"
 
 
 def test_scheduler_role_starts_only_this_state_machine(synth: Any) -> None:

@@ -23,6 +23,8 @@ ASSETS_OBJECTS = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId
 ARTIFACTS = "arn:<AWS::Partition>:s3:::llm-twin-dev-artifacts-<AWS::AccountId>-<AWS::Region>"
 SAGEMAKER = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>"
 SAGEMAKER_LOGS = "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker"
+EXECUTIONS = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution"
+RUN_BUCKET = "<CollectionWorkflowRunBucketC339679C.Arn>"  # the collection runs' work files
 EXPECTED_ACKNOWLEDGMENTS = {
     "AwsSolutions-L1": {
         "Validate/Function",
@@ -105,12 +107,22 @@ EXPECTED_ACKNOWLEDGMENTS = {
         "TrainingWorkflow/StateMachine/Role",  # CreateModelPackage
         "TrainingWorkflow/SageMakerRole",  # DescribeModelPackage: the evaluation's current model
     },
-    # GET /collections|training/{id}: DescribeExecution on the two machines' executions (names per run).
-    **{
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-        f"llm-twin-dev-{machine}:*]": {"Api/Handler/Role"}
-        for machine in ("training", "collection")
+    # GET /collections|training/{id}: DescribeExecution on the two machines' executions (names per run);
+    # the collection machine's Distributed Map describes/stops its own executions and child executions.
+    f"AwsSolutions-IAM5[Resource::{EXECUTIONS}:llm-twin-dev-training:*]": {"Api/Handler/Role"},
+    f"AwsSolutions-IAM5[Resource::{EXECUTIONS}:llm-twin-dev-collection:*]": {
+        "Api/Handler/Role",
+        "CollectionWorkflow/StateMachine/Role",
     },
+    f"AwsSolutions-IAM5[Resource::{EXECUTIONS}:llm-twin-dev-collection/*]": {
+        "CollectionWorkflow/StateMachine/Role"
+    },
+    # The Distributed Map's items (Validate writes them) and results, under runs/<run_id>/ of the run bucket.
+    f"AwsSolutions-IAM5[Resource::{RUN_BUCKET}/runs/*/targets.json]": {
+        "CollectionWorkflow/Validate/Role",
+        "CollectionWorkflow/StateMachine/Role",
+    },
+    f"AwsSolutions-IAM5[Resource::{RUN_BUCKET}/runs/*/results/*]": {"CollectionWorkflow/StateMachine/Role"},
 }
 
 

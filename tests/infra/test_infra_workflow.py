@@ -98,3 +98,66 @@ def test_construct_rejects_an_asl_the_catalog_does_not_wire(tmp_path: Any) -> No
             log_key=kms.Key(stack, "K"),
             spec=spec,
         )
+
+
+def test_the_map_is_distributed_and_reads_and_writes_through_validate_s_output() -> None:
+    """No bucket placeholder: Validate (which has the bucket in LLM_TWIN_COLLECTION_BUCKET) says where the
+    targets and results go, so the definition's substitutions stay the three functions."""
+    import json
+
+    crawl_links = json.loads(COLLECTION.asl_path.read_text())["States"]["CrawlLinks"]
+    assert crawl_links["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "STANDARD",
+    }
+    assert crawl_links["ItemReader"] == {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket.$": "$.targets.bucket", "Key.$": "$.targets.key"},
+    }
+    assert crawl_links["ResultWriter"]["Parameters"] == {
+        "Bucket.$": "$.results.bucket",
+        "Prefix.$": "$.results.prefix",
+    }
+    assert crawl_links["ToleratedFailurePercentage"] == 100  # one failed child never fails the run
+    assert crawl_links["MaxConcurrencyPath"] == "$.max_concurrency"
+    assert crawl_links["ResultPath"] is None
+
+
+def test_run_bucket(synth: Any) -> None:
+    from llm_twin.collection.run_objects import RUNS_PREFIX
+
+    workflow = synth.stacks.collection.workflow
+    resources = synth.templates[STACK]["Resources"]
+    bucket = resources[synth.logical_id(workflow.run_bucket)]
+    props = bucket["Properties"]
+    assert props["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert "VersioningConfiguration" not in props  # each object is written once per run
+    rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireRunObjects"] == {
+        "Id": "ExpireRunObjects",
+        "Prefix": f"{RUNS_PREFIX}/",
+        "ExpirationInDays": 7,
+        "Status": "Enabled",
+    }
+    assert rules["AbortIncompleteMultipartUploads"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 1
+    }
+    log_bucket_id = synth.logical_id(workflow.run_log_bucket)
+    assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": log_bucket_id}
+    assert bucket["DeletionPolicy"] == "Retain"
+    # TLS only: the bucket policy denies every request without aws:SecureTransport
+    (policy,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::S3::BucketPolicy"
+        and r["Properties"]["Bucket"] == {"Ref": synth.logical_id(workflow.run_bucket)}
+    ]
+    (deny,) = [st for st in policy["Properties"]["PolicyDocument"]["Statement"] if st["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -91,6 +91,16 @@ PASS = {"Type": "Pass", "End": True}
                 "End": True,
             }
         ),
+        single(
+            {
+                "Type": "Map",
+                "ItemProcessor": {
+                    **single(PASS),
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED"},
+                },  # ExecutionType?
+                "End": True,
+            }
+        ),
         single({"Type": "Parallel", "Branches": [], "End": True}),
         single({"Type": "Choice", "Choices": []}),
         {"StartAt": "S", "TimeoutSeconds": 0, "States": {"S": PASS}},
@@ -118,11 +128,14 @@ def test_invalid_definitions_are_rejected(definition: dict[str, Any]) -> None:
             single(
                 {
                     "Type": "Map",
-                    "ItemProcessor": {**single(PASS), "ProcessorConfig": {"Mode": "DISTRIBUTED"}},
+                    "ItemProcessor": {
+                        **single(PASS),
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    },
                     "End": True,
                 }
             ),
-            "INLINE",
+            "EXPRESS",
         ),
         (
             single({"Type": "Map", "ItemProcessor": single(PASS), "ItemReader": {}, "End": True}),

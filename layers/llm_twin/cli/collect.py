@@ -7,7 +7,7 @@ from collections import Counter
 
 from llm_twin.cli import render
 from llm_twin.cli.session import local_session
-from llm_twin.collection.events import CollectionRequest, RunSummary
+from llm_twin.collection.events import CollectionRequest, RunOutcome, RunSummary
 from llm_twin.collection.factory import collection_service
 from llm_twin.collection.service import lambda_error_message
 from llm_twin.crawling.linkedin import parse_linkedin_export
@@ -20,13 +20,18 @@ from llm_twin.workflows.catalog import COLLECTION
 
 def collect(settings: Settings, author: str, links: list[str]) -> RunSummary:
     """Run the collection workflow (the deployed ASL, the real handlers) against the local AWS that
-    ``settings`` points at, and return its report."""
+    ``settings`` points at, and return its report (read from the warehouse: the execution's output
+    holds the outcome only, as on AWS)."""
     request = CollectionRequest(author=author, links=links, run_id=new_run_id())
     execution = run_workflow(COLLECTION, request.model_dump(exclude_none=True), settings, name=request.run_id)
     if execution.status != "SUCCEEDED":
         reason = lambda_error_message(execution.cause)
         raise InvalidInputError(f"collection failed: {execution.error}: {reason}")
-    return RunSummary.model_validate(execution.output)
+    run_id = RunOutcome.model_validate(execution.output).run_id
+    summary = collection_service(settings).summary(run_id)
+    if summary is None:  # Finalize stored it before returning: never happens
+        raise InvalidInputError(f"collection run {run_id} is not in the warehouse")
+    return summary
 
 
 def cmd_collect(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,10 +3,13 @@
 Validate      <- {"request": CollectionRequest, "execution_id"}            -> ValidatedRun
 CrawlLink     <- {"run_id", "target": CrawlTarget}                          -> CrawlReport
 RecordFailure <- {"run_id", "target", "failure": {"error", "cause"}}       -> CrawlReport (failed)
-Finalize      <- {"run_id"}                                                 -> RunSummary
+Finalize      <- {"run_id"}                                                 -> RunOutcome
 
-Each link's outcome is written to the warehouse by the crawl function; the Map state keeps only
-``{"status"}`` per link, so no state's payload grows with the number of links beyond the targets.
+No state carries a list that grows with the number of links: Validate writes the targets to S3
+(``runs/<run_id>/targets.json``, read by the Distributed Map's ItemReader) and returns where they are;
+each link's outcome is written to the warehouse by the crawl function (the child executions' results go
+to S3 through the Map's ResultWriter); Finalize returns counts, and the per-link report stays in the
+warehouse (``CollectionService.summary``, ``GET /collections/{run_id}``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from llm_twin.domain.models import LinkReport
 
-MAX_LINKS_PER_RUN = 500  # the targets list (~250 B per link) stays well below Step Functions' 256 KB
+MAX_LINKS_PER_RUN = 500  # links in one request (API body, CLI); a re-crawl of every author is not capped here
 
 
 class CollectionRequest(BaseModel):
@@ -36,10 +39,28 @@ class CrawlTarget(BaseModel):
     link: str
 
 
+class TargetsObject(BaseModel):
+    """The S3 object holding the run's targets as a JSON array (the Distributed Map's ItemReader)."""
+
+    bucket: str
+    key: str
+
+
+class ResultsLocation(BaseModel):
+    """Where the Distributed Map's ResultWriter writes the child executions' results."""
+
+    bucket: str
+    prefix: str
+
+
 class ValidatedRun(BaseModel):
+    """Validate's output: small and of constant size whatever the number of links."""
+
     run_id: str
     max_concurrency: int
-    targets: list[CrawlTarget]
+    link_count: int = Field(description="Targets to crawl (rejected links are already reported).")
+    targets: TargetsObject
+    results: ResultsLocation
 
 
 class CrawlFailure(BaseModel):
@@ -72,10 +93,25 @@ class RunLink(LinkReport):
     author_id: str
 
 
-class RunSummary(BaseModel):
+class RunOutcome(BaseModel):
+    """A run's status and counts, without the per-link report: what Finalize returns (the execution's
+    output), of the same size for 5 links or 20,000."""
+
     run_id: str
     status: str  # running | succeeded (every link ok/unchanged) | partial | failed (no link succeeded)
     started_at: str
     finished_at: str | None
+    counts: dict[str, int]
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    status: str  # as RunOutcome.status
+    started_at: str
+    finished_at: str | None
     links: list[RunLink]
     counts: dict[str, int]
+
+    def outcome(self) -> RunOutcome:
+        """The summary without its links."""
+        return RunOutcome.model_validate(self.model_dump(exclude={"links"}))

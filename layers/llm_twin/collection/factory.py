@@ -6,6 +6,7 @@ configures it, and as the local runtime exports it) and reused while that config
 
 from __future__ import annotations
 
+from llm_twin.collection.run_objects import RunObjects
 from llm_twin.collection.service import CollectionService
 from llm_twin.composition import PerConfiguration
 from llm_twin.crawling.dispatcher import Dispatcher
@@ -21,6 +22,7 @@ def build_collection_service(settings: Settings) -> CollectionService:
         crawler=Dispatcher(fetcher, settings),
         check_link=fetcher.check_url,
         max_concurrency=settings.crawl_max_concurrency,
+        run_objects=RunObjects(settings),
     )
 
 

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Protocol
 from pynamodb.exceptions import PynamoDBException
 
 from llm_twin.collection.events import (
-    MAX_LINKS_PER_RUN,
     CollectionRequest,
     CrawlEvent,
     CrawlFailure,
@@ -27,10 +26,15 @@ from llm_twin.collection.events import (
 from llm_twin.domain.models import CrawledDocument, LinkReport
 from llm_twin.errors import FetchError, InvalidInputError, LlmTwinError, TransientStoreError
 from llm_twin.ids import author_id as make_author_id
+from llm_twin.warehouse.records import MAX_LINK_INDEX
 from llm_twin.warehouse.repository import Warehouse, new_run_id
 
 if TYPE_CHECKING:  # the crawlers (bs4, lxml, feedparser) load only where a crawl runs, not in the API
+    from llm_twin.collection.run_objects import RunObjects
     from llm_twin.crawling.base import CrawlOutcome
+
+# A run's links are stored as LINK#<5 digits>: a re-crawl of every author takes at most this many.
+MAX_LINKS_PER_RECRAWL = MAX_LINK_INDEX + 1
 
 # DynamoDB answers worth a retry; anything else from the store is a bug or bad data.
 _TRANSIENT_STORE_CODES = frozenset(
@@ -56,17 +60,25 @@ class CollectionService:
         crawler: LinkCrawler,
         check_link: Callable[[str], object],
         max_concurrency: int,
+        run_objects: RunObjects | None = None,
     ) -> None:
         """``check_link`` raises InvalidInputError/FetchError for a link that can never be crawled
-        (malformed, wrong scheme, blocked address) without touching the network."""
+        (malformed, wrong scheme, blocked address) without touching the network. ``run_objects``
+        stores a run's targets for the workflow (needed by :meth:`validate` only)."""
         self._warehouse = warehouse
         self._crawler = crawler
         self._check_link = check_link
         self._max_concurrency = max_concurrency
+        self._run_objects = run_objects
 
     # --- Validate ---------------------------------------------------------------------------------
     def validate(self, request: CollectionRequest) -> ValidatedRun:
-        """Turn a request into crawl targets; malformed links are reported as failed, not crawled."""
+        """Turn a request into crawl targets; malformed links are reported as failed, not crawled.
+
+        The targets go to S3 (``runs/<run_id>/targets.json``) for the workflow's Distributed Map; the
+        returned run says where, so its size does not depend on the number of links."""
+        if self._run_objects is None:
+            raise RuntimeError("CollectionService.validate needs run_objects (where targets are stored)")
         run_id = request.run_id or new_run_id()
         candidates = self._candidates(request)
         targets: list[CrawlTarget] = []
@@ -87,7 +99,13 @@ class CollectionService:
                 LinkReport(link=target.link, status="failed", reason=f"rejected: {problem}"),
                 author_id=target.author_id,
             )
-        return ValidatedRun(run_id=run_id, max_concurrency=self._max_concurrency, targets=targets)
+        return ValidatedRun(
+            run_id=run_id,
+            max_concurrency=self._max_concurrency,
+            link_count=len(targets),
+            targets=self._run_objects.put_targets(run_id, targets),
+            results=self._run_objects.results(run_id),
+        )
 
     def _candidates(self, request: CollectionRequest) -> list[tuple[str, str, str]]:
         if request.all_authors:
@@ -97,7 +115,11 @@ class CollectionService:
                 if author.schedule_enabled
                 for link in author.links
             ]
-            return pairs[:MAX_LINKS_PER_RUN]
+            if len(pairs) > MAX_LINKS_PER_RECRAWL:
+                from llm_twin.observability import logger
+
+                logger.warning("re-crawl truncated", links=len(pairs), crawled=MAX_LINKS_PER_RECRAWL)
+            return pairs[:MAX_LINKS_PER_RECRAWL]
         if not request.author or not request.links:
             raise InvalidInputError("a collection needs an author and at least one link (or all_authors)")
         author_id = make_author_id(request.author)

@@ -1,5 +1,5 @@
-"""The local AWS runtime: moto's server in this process, the warehouse table on it, and the warehouse
-snapshot under the local home restored on start and written back on request.
+"""The local AWS runtime: moto's server in this process, the warehouse table and the collection bucket
+on it, and the warehouse snapshot under the local home restored on start and written back on request.
 
     with LocalAws(settings) as local:          # or: with local_aws(settings) as local:
         warehouse = local.warehouse()          # local.settings has aws_endpoint_url set
@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+from llm_twin.collection.run_objects import create_bucket
 from llm_twin.local.clients import clear_clients
 from llm_twin.local.server import MotoServer, apply_environment, local_environment
 from llm_twin.local.streams import StreamCursor, latest_cursor
@@ -82,6 +83,7 @@ class LocalAws:
             # Nothing has been written since the stream was enabled: its start *is* its end. (Cheaper
             # than latest_cursor(), which would create a streams client and walk every shard.)
             self.restore_cursor = StreamCursor(str(arn))
+            create_bucket(settings)  # the collection runs' work files (the workflow's Distributed Map)
         except BaseException:
             self.stop()
             raise

@@ -1,4 +1,5 @@
-"""Run a workflow locally: the deployed ASL file, its Lambda states bound to the real handlers."""
+"""Run a workflow locally: the deployed ASL file, its Lambda states bound to the real handlers, its S3
+reads and writes (Distributed Map ItemReader/ResultWriter) on the S3 that ``settings`` points at."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from llm_twin.local.clients import aws_client
 from llm_twin.settings import Settings
 from llm_twin.workflows.catalog import WorkflowSpec
 from llm_twin.workflows.runner import Execution, LocalStateMachine, load_definition
@@ -35,4 +37,5 @@ def run_workflow(
     arns = {key: local_function_arn(folder, settings) for key, folder in spec.functions.items()}
     definition = load_definition(spec.asl_path, arns)
     functions = {arns[key]: handler_of(folder) for key, folder in spec.functions.items()}
-    return LocalStateMachine(definition, functions, sleep=sleep).execute(payload, name=name)
+    machine = LocalStateMachine(definition, functions, sleep=sleep, s3_client=aws_client("s3", settings))
+    return machine.execute(payload, name=name)

@@ -34,13 +34,20 @@ _UNSUPPORTED_FIELDS = {
     "Credentials": "cross-account task Credentials",
     "HeartbeatSeconds": "task heartbeats",
     "HeartbeatSecondsPath": "task heartbeats",
-    "ItemReader": "Distributed Map (ItemReader)",
-    "ItemBatcher": "Distributed Map (ItemBatcher)",
-    "ResultWriter": "Distributed Map (ResultWriter)",
-    "ToleratedFailurePercentage": "Map tolerated failures",
-    "ToleratedFailurePercentagePath": "Map tolerated failures",
-    "ToleratedFailureCount": "Map tolerated failures",
-    "ToleratedFailureCountPath": "Map tolerated failures",
+    "ItemBatcher": "Distributed Map batching (ItemBatcher)",
+}
+
+S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
+S3_PUT_OBJECT = "arn:aws:states:::s3:putObject"
+# Fields of a Map in Distributed mode (ProcessorConfig.Mode DISTRIBUTED) only.
+_DISTRIBUTED_FIELDS = {
+    "ItemReader": "Distributed Map fields (ItemReader)",
+    "ResultWriter": "Distributed Map fields (ResultWriter)",
+    "Label": "Distributed Map fields (Label)",
+    "ToleratedFailurePercentage": "tolerated failures",
+    "ToleratedFailurePercentagePath": "tolerated failures",
+    "ToleratedFailureCount": "tolerated failures",
+    "ToleratedFailureCountPath": "tolerated failures",
 }
 
 
@@ -191,9 +198,18 @@ def _validate_map(state: Mapping[str, Any], where: str) -> None:
     processor = state.get("ItemProcessor", state.get("Iterator"))
     if ("ItemProcessor" in state) == ("Iterator" in state) or not isinstance(processor, dict):
         raise DefinitionError(f"{where}: a Map needs exactly one of ItemProcessor or Iterator")
-    mode = processor.get("ProcessorConfig", {}).get("Mode", "INLINE")
-    if mode != "INLINE":
-        raise UnsupportedFeatureError(f"{where}: only INLINE Map processing is supported, not {mode}")
+    config = processor.get("ProcessorConfig", {})
+    mode = config.get("Mode", "INLINE")
+    if mode not in ("INLINE", "DISTRIBUTED"):
+        raise DefinitionError(f"{where}: ProcessorConfig.Mode must be INLINE or DISTRIBUTED, not {mode!r}")
+    if mode == "DISTRIBUTED":
+        _validate_distributed_map(state, config, where)
+    else:
+        for field, feature in _DISTRIBUTED_FIELDS.items():
+            if field in state:
+                raise UnsupportedFeatureError(
+                    f"{where}: {feature} need ProcessorConfig Mode DISTRIBUTED (not on an INLINE Map)"
+                )
     if "ItemSelector" in state and "Parameters" in state:
         raise DefinitionError(f"{where}: use ItemSelector or Parameters, not both")
     if "MaxConcurrency" in state and "MaxConcurrencyPath" in state:
@@ -202,6 +218,95 @@ def _validate_map(state: Mapping[str, Any], where: str) -> None:
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
         raise DefinitionError(f"{where}: MaxConcurrency must be a non-negative integer")
     _validate_machine(processor, f"{where}.ItemProcessor.")
+
+
+def _validate_distributed_map(state: Mapping[str, Any], config: Mapping[str, Any], where: str) -> None:
+    """ProcessorConfig, ItemReader, ResultWriter and the tolerated-failure fields of a Distributed Map."""
+    execution_type = config.get("ExecutionType")
+    if execution_type not in ("STANDARD", "EXPRESS"):
+        raise DefinitionError(
+            f"{where}: a DISTRIBUTED Map needs ProcessorConfig.ExecutionType STANDARD or EXPRESS"
+        )
+    if execution_type == "EXPRESS":
+        raise UnsupportedFeatureError(
+            f"{where}: EXPRESS child executions (at-least-once, 5 minutes) are not supported by the local "
+            "runner; use STANDARD"
+        )
+    if "ItemReader" in state:
+        if "ItemsPath" in state:
+            raise DefinitionError(f"{where}: use ItemReader or ItemsPath, not both")
+        _validate_item_reader(state["ItemReader"], f"{where}.ItemReader")
+    if "ResultWriter" in state:
+        _validate_result_writer(state["ResultWriter"], f"{where}.ResultWriter")
+    label = state.get("Label")
+    if label is not None and not (isinstance(label, str) and 0 < len(label) <= 40):
+        raise DefinitionError(f"{where}: Label must be a string of 1 to 40 characters")
+    for field, valid in (
+        ("ToleratedFailurePercentage", lambda v: _number(v) and 0 <= v <= 100),
+        ("ToleratedFailureCount", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    ):
+        if field in state and f"{field}Path" in state:
+            raise DefinitionError(f"{where}: use {field} or {field}Path, not both")
+        if field in state and not valid(state[field]):
+            raise DefinitionError(f"{where}: invalid {field} {state[field]!r}")
+        if f"{field}Path" in state:
+            _check_path(state[f"{field}Path"], f"{where}.{field}Path")
+
+
+def _validate_item_reader(reader: Any, where: str) -> None:
+    if not isinstance(reader, dict):
+        raise DefinitionError(f"{where}: must be an object")
+    resource = reader.get("Resource")
+    if resource != S3_GET_OBJECT:
+        raise UnsupportedFeatureError(
+            f"{where}: only {S3_GET_OBJECT} (one JSON object) is supported locally, not {resource!r}"
+        )
+    reader_config = reader.get("ReaderConfig")
+    if not isinstance(reader_config, dict) or "InputType" not in reader_config:
+        raise DefinitionError(f"{where}: {S3_GET_OBJECT} needs ReaderConfig.InputType")
+    input_type = reader_config["InputType"]
+    if input_type != "JSON":
+        raise UnsupportedFeatureError(
+            f"{where}: only InputType JSON is supported locally, not {input_type!r}"
+        )
+    unsupported = set(reader_config) - {"InputType", "MaxItems", "MaxItemsPath"}
+    if unsupported:
+        raise UnsupportedFeatureError(
+            f"{where}: ReaderConfig {sorted(unsupported)} are not supported locally"
+        )
+    if "MaxItems" in reader_config and "MaxItemsPath" in reader_config:
+        raise DefinitionError(f"{where}: use MaxItems or MaxItemsPath, not both")
+    if "MaxItems" in reader_config and not _positive_int(reader_config["MaxItems"]):
+        raise DefinitionError(f"{where}: MaxItems must be a positive integer")
+    if "MaxItemsPath" in reader_config:
+        _check_path(reader_config["MaxItemsPath"], f"{where}.ReaderConfig.MaxItemsPath")
+    _check_s3_parameters(reader.get("Parameters"), ("Bucket", "Key"), ("VersionId",), where)
+
+
+def _validate_result_writer(writer: Any, where: str) -> None:
+    if not isinstance(writer, dict):
+        raise DefinitionError(f"{where}: must be an object")
+    if "WriterConfig" in writer:
+        raise UnsupportedFeatureError(f"{where}: WriterConfig is not supported locally")
+    if writer.get("Resource") != S3_PUT_OBJECT:
+        raise DefinitionError(f"{where}: Resource must be {S3_PUT_OBJECT}")
+    _check_s3_parameters(writer.get("Parameters"), ("Bucket",), ("Prefix",), where)
+
+
+def _check_s3_parameters(
+    parameters: Any, required: tuple[str, ...], optional: tuple[str, ...], where: str
+) -> None:
+    if not isinstance(parameters, dict):
+        raise DefinitionError(f"{where}: Parameters must be an object")
+    names = {key.removesuffix(".$") for key in parameters}
+    missing = [name for name in required if name not in names]
+    if missing:
+        raise DefinitionError(f"{where}: Parameters need {', '.join(missing)}")
+    if names - set(required) - set(optional):
+        raise UnsupportedFeatureError(
+            f"{where}: Parameters {sorted(names - set(required) - set(optional))} are not supported locally"
+        )
+    _check_template(parameters, f"{where}.Parameters")
 
 
 def _validate_parallel(state: Mapping[str, Any], where: str) -> None:

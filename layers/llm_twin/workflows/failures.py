@@ -33,6 +33,10 @@ TIMEOUT = "States.Timeout"
 RUNTIME = "States.Runtime"
 DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
 NO_CHOICE_MATCHED = "States.NoChoiceMatched"
+# Distributed Map: reading the items, exporting the results, too many failed child executions.
+ITEM_READER_FAILED = "States.ItemReaderFailed"
+RESULT_WRITER_FAILED = "States.ResultWriterFailed"
+EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
 
 # Errors that no Retry or Catch ever handles: they end the execution.
 TERMINAL_ERRORS = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})

@@ -10,7 +10,9 @@ from typing import Any, Literal
 Status = Literal["SUCCEEDED", "FAILED", "TIMED_OUT"]
 
 # Event types. ``scope`` tells where a nested event happened: "" at the top level, "CrawlLinks[2]" in the
-# third iteration of the Map state CrawlLinks, "Fan[1]/Inner[0]" for nested Parallel/Map states.
+# third iteration of the Map state CrawlLinks, "Fan[1]/Inner[0]" for nested Parallel/Map states. Events of
+# a Distributed Map's child executions also carry ``child_execution`` (the child's name): on AWS they are
+# in the child's own history, and the parent's history only has MapRunStarted/MapRunSucceeded.
 EXECUTION_STARTED = "ExecutionStarted"
 EXECUTION_SUCCEEDED = "ExecutionSucceeded"
 EXECUTION_FAILED = "ExecutionFailed"
@@ -28,6 +30,9 @@ ITERATION_STARTED = "IterationStarted"  # Map iteration or Parallel branch; deta
 ITERATION_SUCCEEDED = "IterationSucceeded"
 ITERATION_FAILED = "IterationFailed"  # details: error, cause
 ITERATION_ABORTED = "IterationAborted"  # a sibling failed first
+MAP_RUN_STARTED = "MapRunStarted"  # a Distributed Map; details: map_run_arn, items, max_concurrency
+MAP_RUN_SUCCEEDED = "MapRunSucceeded"  # details: map_run_arn, counts (succeeded / failed / aborted)
+MAP_RUN_FAILED = "MapRunFailed"  # details: map_run_arn, counts, error, cause
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class HistoryEvent:
     state: str | None = None
     scope: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    child_execution: str | None = None  # the Distributed Map child execution it belongs to, if any
 
 
 @dataclass
@@ -56,6 +62,15 @@ class Execution:
     def events_of(self, event_type: str, state: str | None = None) -> list[HistoryEvent]:
         return [e for e in self.events if e.type == event_type and (state is None or e.state == state)]
 
+    def parent_events(self) -> list[HistoryEvent]:
+        """The events AWS keeps in this execution's own history (not its Distributed Map children's):
+        what counts against a Standard execution's 25,000-event limit."""
+        return [e for e in self.events if e.child_execution is None]
+
+    def child_executions(self) -> set[str]:
+        """Names of the Distributed Map child executions that ran."""
+        return {e.child_execution for e in self.events if e.child_execution is not None}
+
     def attempts(self, state: str, scope: str | None = None) -> int:
         """How many times a Task state invoked its resource (in one scope, or summed over all)."""
         return sum(1 for e in self.events_of(TASK_SCHEDULED, state) if scope is None or e.scope == scope)
@@ -68,10 +83,25 @@ class Recorder:
         self._lock = threading.Lock()
         self.events: list[HistoryEvent] = []
 
-    def record(self, event_type: str, state: str | None = None, scope: str = "", **details: Any) -> None:
+    def record(
+        self,
+        event_type: str,
+        state: str | None = None,
+        scope: str = "",
+        child_execution: str | None = None,
+        **details: Any,
+    ) -> None:
         with self._lock:
             self.events.append(
-                HistoryEvent(len(self.events) + 1, event_type, datetime.now(UTC), state, scope, details)
+                HistoryEvent(
+                    len(self.events) + 1,
+                    event_type,
+                    datetime.now(UTC),
+                    state,
+                    scope,
+                    details,
+                    child_execution,
+                )
             )
 
 

@@ -13,8 +13,23 @@ ResultPath, OutputPath; the context object (``$$``); intrinsic functions. Each m
 documents the AWS semantics it follows (failures: error matching and retries, dataflow: input/output
 processing, choice, intrinsics, jsonpath, lambda_invoke).
 
+Distributed Map (``ProcessorConfig: {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}``): items from
+ItemsPath or an ItemReader (``arn:aws:states:::s3:getObject``, ``InputType: JSON``, MaxItems(Path),
+Bucket/Key/VersionId parameters) read from S3 through ``s3_client`` (default: the project's
+``aws_client("s3", Settings())``, i.e. moto locally); each item runs as a child execution with its own
+context object (``$$.Execution`` of the child) and its events tagged ``child_execution``; MaxConcurrency(Path)
+(0: AWS's 10,000); ToleratedFailureCount/Percentage(Path): failed children are counted and the Map
+fails with States.ExceedToleratedFailureThreshold once there are more than tolerated (none tolerated by
+default), which stops the remaining children; without a failure the other children run on. A
+ResultWriter (``arn:aws:states:::s3:putObject``, Bucket/Prefix) writes ``<Prefix>/<map run id>/``
+``manifest.json`` and ``SUCCEEDED_0.json``/``FAILED_0.json`` as AWS does, and the Map's result is then
+``{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}``; without one the result is the children's
+outputs in item order (a failed child's: ``{"Error", "Cause"}``), and more than 256 KiB of it fails with
+States.DataLimitExceeded. Errors: States.ItemReaderFailed, States.ResultWriterFailed.
+
 Deliberately not supported (rejected when the machine is built, see definitions.py): JSONata, variables
-(Assign), Distributed Map (ItemReader/ItemBatcher/ResultWriter), tolerated Map failures, task types other
+(Assign), ItemBatcher, ItemReader sources other than one JSON object (CSV, JSONL, S3 listings, manifests),
+ResultWriter's WriterConfig, EXPRESS child executions, tolerated failures on an INLINE Map, task types other
 than Lambda, heartbeats, ``.waitForTaskToken``.
 
 Differences from AWS to keep in mind:
@@ -25,6 +40,9 @@ Differences from AWS to keep in mind:
 - An inline Map runs at most 40 iterations at once, as in AWS (``max_workers`` can lower that). When an
   iteration or branch fails, iterations not yet started are cancelled and running ones stop at their
   next state; the Map/Parallel state fails with the first error.
+- A Distributed Map runs its children on at most 100 threads (``max_workers`` can lower that), whatever
+  MaxConcurrency allows above that; children are not separate executions (no StartExecution, no
+  DescribeExecution), and there is no redrive.
 - Waits and retry backoff call the injected ``sleep``; FULL jitter draws from ``rng``.
 - States' payloads are limited to 256 KiB like AWS (States.DataLimitExceeded); ``payload_limit_bytes=None``
   lifts the limit.
@@ -41,8 +59,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +69,9 @@ from llm_twin.workflows.choice import choose, parse_timestamp
 from llm_twin.workflows.dataflow import apply_result_path, check_size, render, resolve, select
 from llm_twin.workflows.definitions import load_definition, validate_definition
 from llm_twin.workflows.failures import (
+    EXCEED_TOLERATED_FAILURE_THRESHOLD,
+    ITEM_READER_FAILED,
+    RESULT_WRITER_FAILED,
     TIMEOUT,
     DefinitionError,
     RetryState,
@@ -80,6 +101,8 @@ __all__ = [
 ]
 
 INLINE_MAP_MAX_CONCURRENCY = 40
+DISTRIBUTED_MAP_MAX_CONCURRENCY = 10_000  # AWS's default when MaxConcurrency is 0
+DISTRIBUTED_MAP_LOCAL_THREADS = 100  # local threads running child executions at once
 PAYLOAD_LIMIT_BYTES = 256 * 1024
 LAMBDA_MAX_TIMEOUT_SECONDS = 900  # the Lambda context's deadline when the Task sets no TimeoutSeconds
 
@@ -98,7 +121,9 @@ class LocalStateMachine:
     Options: ``sleep`` is called for Wait states and retry backoff; ``max_workers`` caps the threads of
     each Map or Parallel state (each nested one has its own pool); ``name``, ``region`` and
     ``account_id`` make the ARNs in the context object; ``rng`` draws FULL jitter (seed it in tests);
-    ``clock`` measures timeouts; ``payload_limit_bytes`` is the 256 KiB payload quota (None: no limit).
+    ``clock`` measures timeouts; ``payload_limit_bytes`` is the 256 KiB payload quota (None: no limit);
+    ``s3_client`` (a boto3 S3 client) serves Distributed Map ItemReader/ResultWriter (default: created on
+    first use with the project's ``aws_client`` from the environment's settings).
     """
 
     def __init__(
@@ -114,6 +139,7 @@ class LocalStateMachine:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         payload_limit_bytes: int | None = PAYLOAD_LIMIT_BYTES,
+        s3_client: Any = None,
     ) -> None:
         validate_definition(definition)
         self.definition: dict[str, Any] = copy.deepcopy(dict(definition))
@@ -125,7 +151,22 @@ class LocalStateMachine:
         self.rng = rng or random.Random()
         self.clock = clock
         self.payload_limit_bytes = payload_limit_bytes
+        self.region = region
+        self.account_id = account_id
+        self._s3 = s3_client
+        self._s3_lock = threading.Lock()
         self._execution_prefix = f"arn:aws:states:{region}:{account_id}:execution:{name}"
+
+    @property
+    def s3(self) -> Any:
+        """The S3 client of Distributed Map ItemReader/ResultWriter."""
+        with self._s3_lock:
+            if self._s3 is None:
+                from llm_twin.local.clients import aws_client
+                from llm_twin.settings import Settings
+
+                self._s3 = aws_client("s3", Settings())
+            return self._s3
 
     def execute(self, input: Any = None, name: str | None = None) -> Execution:
         """Run one execution to its end and return its status, output or error, and history."""
@@ -144,13 +185,23 @@ class _ExecutionTimedOut(Exception):
 
 @dataclass(frozen=True)
 class _Scope:
-    """Where a state runs: the top level, or an iteration/branch (with the abort flags of its ancestors)."""
+    """Where a state runs: the top level, or an iteration/branch (with the abort flags of its ancestors);
+    inside a Distributed Map child execution also that child's name and context object."""
 
     label: str = ""
     aborts: tuple[threading.Event, ...] = ()
+    child_execution: str | None = None
+    context: Context | None = None  # the child execution's context object (None: the execution's)
 
     def child(self, label: str, abort: threading.Event) -> _Scope:
-        return _Scope(f"{self.label}/{label}" if self.label else label, (*self.aborts, abort))
+        label = f"{self.label}/{label}" if self.label else label
+        return _Scope(label, (*self.aborts, abort), self.child_execution, self.context)
+
+    def child_execution_scope(
+        self, label: str, abort: threading.Event, name: str, context: Context
+    ) -> _Scope:
+        label = f"{self.label}/{label}" if self.label else label
+        return _Scope(label, (*self.aborts, abort), name, context)
 
     @property
     def aborted(self) -> bool:
@@ -232,7 +283,7 @@ class _Interpreter:
         retries = RetryState(state.get("Retry", []))
         while True:
             state_context = {"EnteredTime": entered, "Name": name, "RetryCount": retries.retry_count}
-            context = {**self.context, "State": state_context}
+            context = {**(scope.context or self.context), "State": state_context}
             try:
                 output, next_name = self._handlers[state["Type"]](name, state, raw, context, scope)
                 check_size(output, self.machine.payload_limit_bytes, f"The output of state '{name}'")
@@ -272,7 +323,7 @@ class _Interpreter:
         self._checkpoint(scope)
 
     def _record(self, event_type: str, state: str, scope: _Scope, **details: Any) -> None:
-        self.recorder.record(event_type, state, scope.label, **details)
+        self.recorder.record(event_type, state, scope.label, scope.child_execution, **details)
 
     # --- input and output processing shared by the states ---------------------------------------
 
@@ -384,7 +435,12 @@ class _Interpreter:
 
     def _map(self, name: str, state: State, raw: Any, context: Context, scope: _Scope) -> Transition:
         data = select(state.get("InputPath", "$"), raw, context, field="InputPath")
-        items = select(state.get("ItemsPath", "$"), data, context, field="ItemsPath")
+        processor = state.get("ItemProcessor", state.get("Iterator"))
+        distributed = processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+        if "ItemReader" in state:
+            items = self._read_items(state["ItemReader"], data, context)
+        else:
+            items = select(state.get("ItemsPath", "$"), data, context, field="ItemsPath")
         if not isinstance(items, list):
             raise runtime_error(f"The Map state's items must be an array, got {json.dumps(items)[:200]}")
         selector = state.get("ItemSelector", state.get("Parameters"))
@@ -394,10 +450,43 @@ class _Interpreter:
                 render(selector, data, {**context, "Map": {"Item": {"Index": index, "Value": item}}})
                 for index, item in enumerate(items)
             ]
-        processor = state.get("ItemProcessor", state.get("Iterator"))
         limit = self._max_concurrency(state, data, context)
-        results = self._fan_out(name, [(processor, item) for item in inputs], limit, scope)
-        return self._state_output(state, raw, results, context), state.get("Next")
+        if distributed:
+            result = _MapRun(self, name, state, data, context, scope).run(processor, inputs, limit)
+        else:
+            result = self._fan_out(name, [(processor, item) for item in inputs], limit, scope)
+        return self._state_output(state, raw, result, context), state.get("Next")
+
+    def _read_items(self, reader: State, data: Any, context: Context) -> list[Any]:
+        """ItemReader ``arn:aws:states:::s3:getObject`` with ``InputType: JSON``: the object's JSON array."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        parameters = render(reader["Parameters"], data, context)
+        request = {
+            name: parameters.get(name) for name in ("Bucket", "Key", "VersionId") if name in parameters
+        }
+        if not all(isinstance(value, str) and value for value in request.values()):
+            raise runtime_error(f"The ItemReader's Bucket, Key and VersionId must be strings, got {request}")
+        where = f"s3://{request['Bucket']}/{request['Key']}"
+        try:
+            body = self.machine.s3.get_object(**request)["Body"].read()
+        except (BotoCoreError, ClientError) as exc:
+            raise StatesError(ITEM_READER_FAILED, f"Reading {where} failed: {exc}") from None
+        try:
+            items = json.loads(body)
+        except ValueError as exc:
+            raise StatesError(ITEM_READER_FAILED, f"{where} is not valid JSON: {exc}") from None
+        if not isinstance(items, list):
+            raise StatesError(
+                ITEM_READER_FAILED, f"{where} must hold a JSON array, got {type(items).__name__}"
+            )
+        config = reader["ReaderConfig"]
+        max_items = config.get("MaxItems")
+        if "MaxItemsPath" in config:
+            max_items = resolve(config["MaxItemsPath"], data, context, field="MaxItemsPath")
+            if not isinstance(max_items, int) or isinstance(max_items, bool) or max_items < 0:
+                raise runtime_error(f"MaxItemsPath must select a non-negative integer, got {max_items!r}")
+        return items[:max_items] if max_items else items
 
     @staticmethod
     def _max_concurrency(state: State, data: Any, context: Context) -> int:
@@ -454,3 +543,232 @@ class _Interpreter:
         if failures:
             raise failures[0]
         return [future.result() for future in futures]
+
+
+@dataclass
+class _Child:
+    """One child execution of a Distributed Map run."""
+
+    index: int
+    name: str
+    arn: str
+    input: Any
+    status: str = "PENDING"  # SUCCEEDED | FAILED | ABORTED (stopped: the run failed or was aborted)
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    started: datetime | None = None
+    stopped: datetime | None = None
+
+
+@dataclass
+class _MapRun:
+    """A Distributed Map state's run: its child executions, failure threshold and result export."""
+
+    interpreter: _Interpreter
+    name: str
+    state: State
+    data: Any  # the Map's effective input (after InputPath): what ItemReader/ResultWriter paths select from
+    context: Context
+    scope: _Scope
+    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def __post_init__(self) -> None:
+        machine = self.interpreter.machine
+        self.label = self.state.get("Label", self.name)
+        prefix = f"arn:aws:states:{machine.region}:{machine.account_id}"
+        self.arn = f"{prefix}:mapRun:{machine.name}/{self.label}:{self.run_id}"
+        self.child_prefix = f"{prefix}:execution:{machine.name}/{self.label}"
+        self.child_state_machine = {
+            "Id": f"{machine.arn}/{self.label}",
+            "Name": f"{machine.name}/{self.label}",
+        }
+        self.count, self.percentage = self._tolerance()
+
+    def run(self, processor: State, inputs: list[Any], limit: int) -> Any:
+        machine = self.interpreter.machine
+        children = [self._child(index, item) for index, item in enumerate(inputs)]
+        self._record_run(h.MAP_RUN_STARTED, items=len(children), max_concurrency=limit)
+        abort = threading.Event()
+        fatal: list[BaseException] = []
+        failed = 0
+        lock = threading.Lock()
+
+        def run_child(child: _Child) -> None:
+            nonlocal failed
+            child.started = datetime.now(UTC)
+            scope = self.scope.child_execution_scope(
+                f"{self.name}[{child.index}]", abort, child.name, self._child_context(child)
+            )
+            self.interpreter._record(h.ITERATION_STARTED, self.name, scope, index=child.index)
+            try:
+                check_size(
+                    child.input, machine.payload_limit_bytes, f"The input of child execution {child.name}"
+                )
+                child.output = self.interpreter._run_machine(processor, child.input, scope)
+                child.status = "SUCCEEDED"
+                self.interpreter._record(h.ITERATION_SUCCEEDED, self.name, scope, index=child.index)
+            except _Aborted:
+                child.status = "ABORTED"
+                self.interpreter._record(h.ITERATION_ABORTED, self.name, scope, index=child.index)
+            except StatesError as error:
+                child.status, child.error, child.cause = "FAILED", error.error, error.cause
+                self.interpreter._record(
+                    h.ITERATION_FAILED,
+                    self.name,
+                    scope,
+                    index=child.index,
+                    error=error.error,
+                    cause=error.cause,
+                )
+                with lock:
+                    failed += 1
+                    if self._exceeded(failed, len(children)):
+                        abort.set()
+            except BaseException as exc:  # the execution timed out (or a bug): the whole execution ends
+                child.status = "ABORTED"
+                with lock:
+                    fatal.append(exc)
+                abort.set()
+            finally:
+                child.stopped = datetime.now(UTC)
+
+        if children:
+            workers = min(
+                len(children),
+                limit or DISTRIBUTED_MAP_MAX_CONCURRENCY,
+                machine.max_workers or DISTRIBUTED_MAP_LOCAL_THREADS,
+            )
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"sfn-{self.name}") as pool:
+                futures = [pool.submit(run_child, child) for child in children]
+                for _done in as_completed(futures):
+                    if abort.is_set():
+                        for future in futures:
+                            future.cancel()
+        if fatal:
+            raise fatal[0]
+        if self.scope.aborted:
+            raise _Aborted
+        counts = {status: sum(c.status == status for c in children) for status in ("SUCCEEDED", "FAILED")}
+        counts["ABORTED"] = len(children) - counts["SUCCEEDED"] - counts["FAILED"]
+        exceeded = self._exceeded(failed, len(children))
+        result = self._write_results(children) if "ResultWriter" in self.state else None
+        if exceeded:
+            tolerated = f"count {self.count}, percentage {self.percentage}"
+            cause = f"The Map Run {self.arn} failed: {failed} of {len(children)} items failed ({tolerated})"
+            self._record_run(
+                h.MAP_RUN_FAILED, counts=counts, error=EXCEED_TOLERATED_FAILURE_THRESHOLD, cause=cause
+            )
+            raise StatesError(EXCEED_TOLERATED_FAILURE_THRESHOLD, cause)
+        self._record_run(h.MAP_RUN_SUCCEEDED, counts=counts)
+        if result is None:
+            result = [
+                c.output if c.status == "SUCCEEDED" else {"Error": c.error or "", "Cause": c.cause or ""}
+                for c in children
+            ]
+            check_size(result, machine.payload_limit_bytes, f"The result of Map state '{self.name}'")
+        return result
+
+    def _child(self, index: int, item: Any) -> _Child:
+        name = str(uuid.uuid4())
+        return _Child(index=index, name=name, arn=f"{self.child_prefix}:{name}", input=item)
+
+    def _child_context(self, child: _Child) -> dict[str, Any]:
+        parent = self.interpreter.context["Execution"]
+        return {
+            "Execution": {
+                "Id": child.arn,
+                "Input": child.input,
+                "Name": child.name,
+                "RoleArn": parent["RoleArn"],
+                "StartTime": h.iso_timestamp(child.started or datetime.now(UTC)),
+                "RedriveCount": 0,
+            },
+            "StateMachine": self.child_state_machine,
+        }
+
+    def _record_run(self, event_type: str, **details: Any) -> None:
+        self.interpreter._record(event_type, self.name, self.scope, map_run_arn=self.arn, **details)
+
+    # --- tolerated failures -----------------------------------------------------------------------
+
+    def _tolerance(self) -> tuple[int | None, float | None]:
+        state, data, context = self.state, self.data, self.context
+        count = state.get("ToleratedFailureCount")
+        if "ToleratedFailureCountPath" in state:
+            count = resolve(
+                state["ToleratedFailureCountPath"], data, context, field="ToleratedFailureCountPath"
+            )
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                raise runtime_error(
+                    f"ToleratedFailureCountPath must select a non-negative integer, got {count!r}"
+                )
+        percentage = state.get("ToleratedFailurePercentage")
+        if "ToleratedFailurePercentagePath" in state:
+            field_name = "ToleratedFailurePercentagePath"
+            percentage = resolve(state[field_name], data, context, field=field_name)
+            valid = isinstance(percentage, int | float) and not isinstance(percentage, bool)
+            if not valid or not 0 <= percentage <= 100:
+                raise runtime_error(f"{field_name} must select a number in 0..100, got {percentage!r}")
+        return count, percentage
+
+    def _exceeded(self, failed: int, total: int) -> bool:
+        """More failed children than tolerated (nothing is tolerated unless a threshold is set)."""
+        if self.count is None and self.percentage is None:
+            return failed > 0
+        over_count = self.count is not None and failed > self.count
+        over_percentage = self.percentage is not None and failed * 100 > self.percentage * total
+        return over_count or over_percentage
+
+    # --- ResultWriter -----------------------------------------------------------------------------
+
+    def _write_results(self, children: list[_Child]) -> dict[str, Any]:
+        """Export the children's results as AWS does: ``<Prefix>/<map run id>/`` gets one file per status
+        (``SUCCEEDED_0.json``, ``FAILED_0.json``, ``PENDING_0.json``) and ``manifest.json``."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        parameters = render(self.state["ResultWriter"]["Parameters"], self.data, self.context)
+        bucket, prefix = parameters.get("Bucket"), parameters.get("Prefix", "")
+        if not isinstance(bucket, str) or not bucket or not isinstance(prefix, str):
+            raise runtime_error(f"The ResultWriter's Bucket and Prefix must be strings, got {parameters}")
+        base = f"{prefix.rstrip('/')}/{self.run_id}" if prefix else self.run_id
+        files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        statuses = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "ABORTED": "PENDING", "PENDING": "PENDING"}
+        s3 = self.interpreter.machine.s3
+        try:
+            for status in files:
+                entries = [self._entry(c) for c in children if statuses[c.status] == status]
+                if entries:
+                    key = f"{base}/{status}_0.json"
+                    body = json.dumps(entries, ensure_ascii=False).encode()
+                    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+                    files[status].append({"Key": key, "Size": len(body)})
+            manifest_key = f"{base}/manifest.json"
+            manifest = {"DestinationBucket": bucket, "MapRunArn": self.arn, "ResultFiles": files}
+            s3.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+        except (BotoCoreError, ClientError) as exc:
+            raise StatesError(
+                RESULT_WRITER_FAILED, f"Writing the results to s3://{bucket}/{base}/ failed: {exc}"
+            ) from None
+        return {"MapRunArn": self.arn, "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}
+
+    def _entry(self, child: _Child) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "ExecutionArn": child.arn,
+            "Input": json.dumps(child.input, ensure_ascii=False),
+            "InputDetails": {"Included": True},
+            "Name": child.name,
+            "StateMachineArn": self.child_state_machine["Id"],
+            "Status": {"ABORTED": "ABORTED", "PENDING": "PENDING"}.get(child.status, child.status),
+            "RedriveCount": 0,
+        }
+        if child.started:
+            entry["StartDate"] = h.iso_timestamp(child.started)
+        if child.stopped:
+            entry["StopDate"] = h.iso_timestamp(child.stopped)
+        if child.status == "SUCCEEDED":
+            entry["Output"] = json.dumps(child.output, ensure_ascii=False)
+            entry["OutputDetails"] = {"Included": True}
+        elif child.status == "FAILED":
+            entry["Error"], entry["Cause"] = child.error or "", child.cause or ""
+        return entry
