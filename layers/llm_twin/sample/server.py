@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
+import signal
 import sys
 import threading
 import time
@@ -593,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--linkedin", type=Path, help="also write the LinkedIn export zip (file or folder)")
     args = parser.parse_args(argv)
+    # Ctrl-C stops it even when started from a background job, which inherits SIGINT as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ports = {p: args.port + i for i, p in enumerate(SERVED_PLATFORMS)} if args.port else None
     try:
         with SampleSite(ports) as site:
