@@ -358,9 +358,9 @@ STAGES: dict[str, tuple[str, str]] = {
         "Index:search_many",
     ),
     "BM25 search": (
-        "every query's filtered BM25 in one call (`lexical_search_many`: LanceDB searches on its "
-        "threads here, one `_msearch` on OpenSearch), on a worker thread beside the k-NN",
-        "Index:lexical_search_many",
+        "one filtered BM25 over the joined terms of every query (LanceDB here, OpenSearch on AWS), on a "
+        "worker thread beside the k-NN",
+        "Index:lexical_search",
     ),
     "searches (concurrent)": ("wall time of the concurrent k-NN + BM25 section (`latency_ms.search`)", ""),
     "fusion (RRF)": ("`reciprocal_rank_fusion`", "hybrid:reciprocal_rank_fusion"),
@@ -1294,8 +1294,9 @@ def _latency_findings(runs: list[dict[str, Any]]) -> str:
             else ""
         )
         + f". Store calls take {med('stores'):.1f} ms at p50: {searches:.0f} index calls "
-        f"({calls['k-NN search']:.0f} k-NN + {calls['BM25 search']:.0f} BM25 call for the question and "
-        f"its rewrites together, run concurrently: {med('searches (concurrent)'):.1f} ms of wall time for "
+        f"({calls['k-NN search']:.0f} k-NN call for the question and its rewrites + "
+        f"{calls['BM25 search']:.0f} BM25 over their joined terms, run concurrently: "
+        f"{med('searches (concurrent)'):.1f} ms of wall time for "
         f"{med('k-NN search') + med('BM25 search'):.1f} ms of summed search time; "
         f"{calls['rerank k-NN']:.1f} rerank k-NN per request, {med('rerank k-NN'):.1f} ms) and "
         f"{dynamo:.0f} DynamoDB calls "
@@ -1312,8 +1313,8 @@ def _latency_findings(runs: list[dict[str, Any]]) -> str:
         text.append(
             "  What remains on the path: the two concurrent index calls cost the slower of them plus "
             "contention for the CPU (LanceDB searches run in this process here; on AWS they are two "
-            "`_msearch` round trips to OpenSearch that overlap), and two DynamoDB calls (one author list "
-            "read, the trace write)."
+            "round trips to OpenSearch that overlap: an `_msearch` and a search), and the DynamoDB calls "
+            "(the trace write; the author list is cached)."
         )
     return "\n".join(text)
 

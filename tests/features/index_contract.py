@@ -214,7 +214,6 @@ class IndexContract:
         assert index.search([1.0] * DIM, 5) == []
         assert index.lexical_search("zeppelin", 5) == []
         assert index.search_many([[1.0] * DIM, [0.5] * DIM], 5) == [[], []]
-        assert index.lexical_search_many(["zeppelin", "harbour"], 5) == [[], []]
         assert index.document_hash("doc-0") is None
         assert index.delete_document("doc-0") == 0
         with pytest.raises(VectorIndexError, match="ensure"):
@@ -358,15 +357,6 @@ class IndexContract:
         assert loaded.lexical_search("runs", 5)[0].chunk.chunk_id == corpus()[20].chunk_id  # stemming
         assert loaded.lexical_search("zeppelin", 5, SearchFilters(author_ids=["alice"])) == []
         assert loaded.lexical_search("   ", 5) == []
-
-    def test_lexical_search_many_is_one_search_per_query(self, loaded: Any) -> None:
-        queries = ["zeppelin", "   ", "Zeppelin harbour software", "runs"]
-        filters = SearchFilters(author_ids=["bob", "alice"])
-        many = loaded.lexical_search_many(queries, 5, filters)
-        assert len(many) == 4 and many[1] == []
-        for hits, query in zip(many, queries, strict=True):
-            self.assert_same(hits, self.ids_scores(loaded.lexical_search(query, 5, filters)))
-        assert loaded.lexical_search_many([], 5) == []
 
     def test_lexical_query_is_never_parsed(self, loaded: Any) -> None:
         for query in ["x' OR '1'='1", 'text:"zeppelin" AND (', "zeppelin*", "-- ; DROP TABLE"]:

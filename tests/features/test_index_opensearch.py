@@ -497,36 +497,21 @@ def test_search_many_is_one_msearch(server: LoopbackServer, index: OpenSearchInd
     ]
 
 
-def test_lexical_search_many_is_one_msearch(server: LoopbackServer, index: OpenSearchIndex) -> None:
-    server.script(msearch_reply(searched(search_reply(hit(13, 7.25))), searched(search_reply())))
-    results = index.lexical_search_many(
-        ["zeppelin", "  ", "harbour"], 10, SearchFilters(platforms=[Platform.BLOG])
-    )
-    assert calls(server) == [("POST", f"/{NAME}/_msearch")]
-    bodies = server.requests[0].ndjson()[1::2]
-    assert [b["query"]["bool"]["must"][0]["match"]["text"]["query"] for b in bodies] == [
-        "zeppelin",
-        "harbour",
-    ]
-    assert [[h.chunk.chunk_id for h in hits] for hits in results] == [[corpus()[13].chunk_id], [], []]
-    assert index.lexical_search_many(["  "], 10) == [[]]
-    assert len(server.requests) == 1  # nothing to search: no request
-
-
 def test_msearch_item_errors(server: LoopbackServer, index: OpenSearchIndex) -> None:
     """Each search of an ``_msearch`` fails on its own: a missing index reads as empty, a rejected
     search is transient, a bad request is a clear permanent error."""
+    vectors = [[1.0] * DIM, [0.5] * DIM]
     missing = {"error": not_found().body["error"], "status": 404}
-    server.script(msearch_reply(missing, searched(search_reply(hit(1, 0.5)))))
-    assert [len(hits) for hits in index.lexical_search_many(["a", "b"], 3)] == [0, 1]
+    server.script(mapping(), msearch_reply(missing, searched(search_reply(hit(1, 0.5)))))
+    assert [len(hits) for hits in index.search_many(vectors, 3)] == [0, 1]
     rejected = {"error": {"type": "es_rejected_execution_exception", "reason": "queue full"}, "status": 429}
     server.script(msearch_reply(rejected))
     with pytest.raises(TransientIndexError, match="queue full"):
-        index.lexical_search_many(["a"], 3)
+        index.search_many(vectors[:1], 3)
     bad = {"error": {"root_cause": [{"type": "parsing_exception", "reason": "bad query"}]}, "status": 400}
     server.script(msearch_reply(bad))
     with pytest.raises(VectorIndexError, match="HTTP 400: parsing_exception: bad query"):
-        index.lexical_search_many(["a"], 3)
+        index.search_many(vectors[:1], 3)
 
 
 def test_missing_index_reads_as_empty(server: LoopbackServer, index: OpenSearchIndex) -> None:

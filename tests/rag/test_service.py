@@ -69,7 +69,7 @@ def test_an_answer_calls_the_model_once_and_marks_citations(features) -> None:
         len(trace.expanded_queries) == 3
         and trace.expanded_queries[0] == "How do I feed my sourdough starter?"
     )
-    assert {"dense[0]", "lexical[0]", "dense[2]", "fusion", "rerank", "context"} <= set(trace.stages)
+    assert {"dense[0]", "lexical", "dense[2]", "fusion", "rerank", "context"} <= set(trace.stages)
     assert {"self_query", "expansion", "embed", "knn", "lexical", "rerank", "context", "generate"} <= set(
         trace.latency_ms
     )

@@ -72,10 +72,4 @@ class VectorIndex(Protocol):
         """Filtered BM25 over chunk text, best first."""
         ...
 
-    def lexical_search_many(
-        self, queries: Sequence[str], k: int, filters: SearchFilters | None = None
-    ) -> list[list[SearchHit]]:
-        """``lexical_search`` of each query, in one request where the engine allows it."""
-        ...
-
     def count(self, filters: SearchFilters | None = None) -> int: ...

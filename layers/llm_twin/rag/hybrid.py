@@ -1,4 +1,11 @@
-"""Hybrid retrieval: filtered k-NN and BM25 per query, merged by reciprocal rank fusion.
+"""Hybrid retrieval: a filtered k-NN per query and one BM25 over all of them, merged by reciprocal
+rank fusion.
+
+BM25 runs once, over the original question and its rewrites together (their terms joined: the terms
+the rewrites share weigh more, a rewrite's synonyms can match too). On the sample author's labeled
+questions with SmolLM2's own rewrites this scored as well as or better than one BM25 per rewrite
+(fusion hit@1 0.917 / MRR@5 0.944 / nDCG@5 0.920 vs 0.917 / 0.940 / 0.918; after the rerank
+0.972 / 0.986 / 0.964 vs 0.972 / 0.986 / 0.954) for one search instead of four (LanceDB: ~4 ms each).
 
 RRF (Cormack et al., 2009): ``score(d) = Σ_lists 1 / (k + rank_list(d))`` with k = 60. It needs no
 score calibration, which matters here: cosine and BM25 scores are not comparable (vector-index.md).
@@ -30,7 +37,7 @@ class Candidate:
 
 @dataclass
 class Retrieval:
-    lists: dict[str, list[SearchHit]]  # "dense[i]" / "lexical[i]" → hits, best first
+    lists: dict[str, list[SearchHit]]  # "dense[i]" per query, "lexical" → hits, best first
     candidates: list[Candidate]  # fused, best first, unique chunk ids
     latency_ms: dict[str, float]
     vectors: dict[str, list[float]] = field(default_factory=dict)  # query → its embedding
@@ -61,7 +68,7 @@ def reciprocal_rank_fusion(
 
 
 def _supports_lexical(index: object) -> bool:
-    return callable(getattr(index, "lexical_search_many", None))
+    return callable(getattr(index, "lexical_search", None))
 
 
 def original_query_cosines(candidates: Sequence[Candidate], original: Sequence[SearchHit], pool: int) -> None:
@@ -91,7 +98,7 @@ class HybridRetriever:
         self, queries: Sequence[str], filters: SearchFilters | None, pool: int, notes: list[str] | None = None
     ) -> Retrieval:
         """All queries embedded in one call; the filtered k-NN searches of all queries in one request
-        and their BM25 searches in another, both at once (independent round trips); fused."""
+        and one BM25 over their joined terms, both at once (independent round trips); fused."""
         texts = list(dict.fromkeys(q for q in queries if q.strip()))
         latency = {"embed": 0.0, "knn": 0.0, "lexical": 0.0, "search": 0.0}
         if not texts:
@@ -106,7 +113,7 @@ class HybridRetriever:
                 _timed, lambda: index.search_many([vectors[text] for text in texts], pool, filters)
             )
             lexical = (
-                executor.submit(_timed, lambda: index.lexical_search_many(texts, pool, filters))
+                executor.submit(_timed, lambda: [index.lexical_search(" ".join(texts), pool, filters)])
                 if self._lexical
                 else None
             )
@@ -116,7 +123,7 @@ class HybridRetriever:
         if lexical is not None:
             try:
                 lexical_lists, latency["lexical"] = lexical.result()
-                lists.update({f"lexical[{i}]": hits for i, hits in enumerate(lexical_lists)})
+                lists["lexical"] = lexical_lists[0]
             except NotImplementedError:
                 if notes is not None:
                     notes.append("retrieval: the index has no lexical search; k-NN only")

@@ -24,7 +24,7 @@ class RagTrace(BaseModel):
     filter_source: Literal["request", "llm", "llm-repaired", "rules", "none"] = "none"
     expanded_queries: list[str] = Field(default_factory=list)
     stages: dict[str, list[StageHit]] = Field(
-        default_factory=dict, description="dense[i] / lexical[i] per query, fusion, rerank, context."
+        default_factory=dict, description="dense[i] per query, lexical (all queries), fusion, rerank, context"
     )
     messages: list[ChatMessage] = Field(default_factory=list, description="The final prompt.")
     answer: str = ""

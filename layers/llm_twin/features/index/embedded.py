@@ -24,7 +24,6 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,25 +66,11 @@ KEEP_VERSIONS_FOR = timedelta(hours=1)  # old table versions kept for readers st
 # optimize() folds new rows into the ANN index as delta segments, each searched separately: past this
 # many the search is slower than a scan, so the writer rebuilds the index in one piece
 MAX_ANN_SEGMENTS = 8
-SEARCH_THREADS = 4  # a question and its 3 expansions
 
 
 def optimize_threshold(rows: int) -> int:
     """Unindexed rows that make the writer fold new rows into the indexes (at least one)."""
     return max(1, min(OPTIMIZE_AFTER_ROWS, int(rows * OPTIMIZE_AFTER_SHARE)))
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_guard = threading.Lock()
-
-
-def _search_pool() -> ThreadPoolExecutor:
-    """Threads for concurrent full-text searches, created on first use and shared by the process."""
-    global _pool
-    with _pool_guard:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=SEARCH_THREADS, thread_name_prefix="lancedb-search")
-        return _pool
 
 
 _locks: dict[Path, threading.RLock] = {}
@@ -391,16 +376,6 @@ class EmbeddedIndex:
         hits = [SearchHit(chunk=_chunk(row), score=float(row["_score"])) for row in rows]
         hits.sort(key=lambda hit: (-hit.score, hit.chunk.chunk_id))
         return hits
-
-    def lexical_search_many(
-        self, queries: Sequence[str], k: int, filters: SearchFilters | None = None
-    ) -> list[list[SearchHit]]:
-        """One BM25 search per query. LanceDB has no batched full-text query: they run on a small
-        pool of threads (LanceDB releases the GIL while it searches)."""
-        check_k(k)
-        if len(queries) <= 1:
-            return [self.lexical_search(query, k, filters) for query in queries]
-        return list(_search_pool().map(lambda query: self.lexical_search(query, k, filters), queries))
 
     def count(self, filters: SearchFilters | None = None) -> int:
         target = self._target()

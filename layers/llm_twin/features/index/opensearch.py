@@ -410,19 +410,6 @@ class OpenSearchIndex:
         response = self._search("lexical_search", bodies.lexical_query(query, k, filters))
         return [] if response is None else self._hits(response, float)
 
-    def lexical_search_many(
-        self, queries: Sequence[str], k: int, filters: SearchFilters | None = None
-    ) -> list[list[SearchHit]]:
-        """One BM25 search per query, all in one ``_msearch`` round trip (blank queries: no hits)."""
-        check_k(k)
-        wanted = [i for i, query in enumerate(queries) if query.strip()]
-        results: list[list[SearchHit]] = [[] for _ in queries]
-        if wanted:
-            searches = [bodies.lexical_query(queries[i], k, filters) for i in wanted]
-            for i, hits in zip(wanted, self._msearch("lexical_search_many", searches, float), strict=True):
-                results[i] = hits
-        return results
-
     def _msearch(
         self, operation: str, searches: list[dict[str, Any]], score: Callable[[float], float]
     ) -> list[list[SearchHit]]:
