@@ -1303,8 +1303,8 @@ def _latency_findings(runs: list[dict[str, Any]]) -> str:
         f"{med('k-NN search') + med('BM25 search'):.1f} ms of summed search time; "
         f"{calls['rerank k-NN']:.1f} rerank k-NN per request, {med('rerank k-NN'):.1f} ms) and "
         f"{dynamo:.1f} DynamoDB calls per request "
-        f"({calls['author directory']:.1f} author list reads, {calls['trace sink']:.0f} trace write). The pipeline's own "
-        f"largest stages: "
+        f"({calls['author directory']:.1f} author list reads, {calls['trace sink']:.0f} trace write). "
+        "The pipeline's own largest stages: "
         + ", ".join(f"{label} {med(label):.1f} ms" for label in top)
         + f". The query embedding, a model call left out of the overhead, adds {med('query embedding'):.1f} "
         f"ms at p50 ({calls['query embedding']:.0f} call for all the queries): "
