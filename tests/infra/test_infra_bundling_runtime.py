@@ -11,9 +11,7 @@ here; the requirements, pip flags and compile step are the same) offline, from t
 
 from __future__ import annotations
 
-import inspect
 import json
-import os
 import platform
 import re
 import shutil
@@ -21,10 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
+from bench.rag import WEB_ORIGIN, lambda_environment  # the API function's environment on AWS
 from infra import bundling
 from infra.bundling import (
     LEFT_OUT_DISTRIBUTIONS,
@@ -37,8 +35,6 @@ from infra.bundling import (
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
-WEB_ORIGIN = "https://twin.example.com"
-REGION, ACCOUNT = "us-east-1", "123456789012"
 TEXTS = ["", "Hello, world!", "Serverless twins count word pieces: tokenization, embeddings and k-NN."]
 NEVER_LOADED = (
     "torch",
@@ -50,7 +46,6 @@ NEVER_LOADED = (
     "huggingface_hub",
     "hf_xet",
 )
-Fake = SimpleNamespace
 FORBIDDEN_DISTRIBUTIONS = ("torch", "transformers", "sentence-transformers", *LEFT_OUT_DISTRIBUTIONS)
 
 PROBE = r"""
@@ -112,52 +107,6 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def api_environment_on_aws(task_root: Path) -> dict[str, str]:
-    """The API function's environment as deployed (placeholder resource names), the powertools
-    variables ``LayeredFunction`` sets and the runtime's own (so the X-Ray Tracer is on; Sampled=0)."""
-    from infra.config import ApiConfig, InfraConfig
-    from infra.constructs.api import SERVICE, api_environment
-    from infra.constructs.function import POWERTOOLS_METRICS_NAMESPACE
-
-    config = InfraConfig(api=ApiConfig(web_origin=WEB_ORIGIN))
-    resources: dict[str, Any] = {
-        "warehouse": Fake(table=Fake(table_name="llm-twin-dev-warehouse")),
-        "vector_index": Fake(
-            endpoint=f"https://search-dev.{REGION}.es.amazonaws.com", index_name=config.vector.index_name
-        ),
-        "state_machine": Fake(state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:collect"),
-        "traces": Fake(table=Fake(table_name="llm-twin-dev-traces"), retention_days=30),
-        "web_origin": WEB_ORIGIN,
-    }
-    wanted = inspect.signature(api_environment).parameters
-    function = api_environment(config, **{k: v for k, v in resources.items() if k in wanted})
-    runtime = {
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_LAMBDA_FUNCTION_NAME": "llm-twin-dev-api",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-        "LAMBDA_TASK_ROOT": str(task_root),
-        "_HANDLER": "handler.handler",
-        "AWS_ACCESS_KEY_ID": "test",  # the runtime passes the role's credentials in the environment
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_SESSION_TOKEN": "test",
-        "_X_AMZN_TRACE_ID": "Root=1-6749a3b0-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0",
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "en_US.UTF-8",
-        "TZ": ":UTC",
-    }
-    powertools = {
-        "POWERTOOLS_SERVICE_NAME": SERVICE,
-        "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
-        "POWERTOOLS_LOG_LEVEL": config.log_level,
-    }
-    return {**runtime, **function, **powertools}
-
-
 def snapshot(root: Path) -> dict[str, int]:
     return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
@@ -191,7 +140,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     config = {"paths": [str(function), str(site)], "origin": WEB_ORIGIN, "texts": TEXTS}
     done = subprocess.run(
         [python, "-I", "-S", "-c", PROBE, json.dumps(config)],  # -I -S: only the layer and the function
-        env=api_environment_on_aws(function),
+        env=lambda_environment(function),
         cwd=work,
         capture_output=True,
         text=True,
