@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -49,3 +50,24 @@ def scheduler_dead_letter_queue(scope: Construct, construct_id: str, *, what: st
         "by an SQS redrive policy); a DLQ of a DLQ adds nothing.",
     )
     return queue
+
+
+def scheduler_role(scope: Construct, construct_id: str, *, description: str) -> iam.Role:
+    """The execution role of EventBridge Scheduler schedules. Confused-deputy guard: only schedules of
+    this account's default group may assume it. The caller grants what the schedules do."""
+    return iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal(
+            "scheduler.amazonaws.com",
+            conditions={
+                "StringEquals": {
+                    "aws:SourceAccount": Aws.ACCOUNT_ID,
+                    "aws:SourceArn": (
+                        f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule-group/default"
+                    ),
+                }
+            },
+        ),
+        description=description,
+    )

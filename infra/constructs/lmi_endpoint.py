@@ -58,7 +58,7 @@ from constructs import Construct
 from infra import nag
 from infra.config import ConfigError, InfraConfig
 from infra.constructs.api import sagemaker_endpoint_arn
-from infra.constructs.common import log_retention, scheduler_dead_letter_queue
+from infra.constructs.common import log_retention, scheduler_dead_letter_queue, scheduler_role
 from infra.constructs.training_buckets import MODELS_PREFIX, TrainingArtifacts, bucket_arn
 from infra.endpoint_config import EndpointConfig
 from training.sagemaker import images
@@ -426,20 +426,9 @@ class LmiEndpoint(Construct):
         self.dead_letter_queue = scheduler_dead_letter_queue(
             self, "ScheduleDeadLetterQueue", what="the endpoint's start/stop schedules"
         )
-        role = iam.Role(
+        role = scheduler_role(
             self,
             "ScheduleRole",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={
-                    "StringEquals": {
-                        "aws:SourceAccount": Aws.ACCOUNT_ID,
-                        "aws:SourceArn": (
-                            f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule-group/default"
-                        ),
-                    }
-                },
-            ),
             description=f"{config.prefix} LMI endpoint hours: create/delete the endpoint, dead-letter",
         )
         role.add_to_policy(

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, TimeZone
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration, TimeZone
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import InfraConfig
-from infra.constructs.common import scheduler_dead_letter_queue
+from infra.constructs.common import scheduler_dead_letter_queue, scheduler_role
 
 RECRAWL_INPUT = {"all_authors": True}  # llm_twin.collection.events.CollectionRequest
 
@@ -32,20 +31,9 @@ class RecrawlSchedule(Construct):
             self, "DeadLetterQueue", what="the EventBridge Scheduler schedule"
         )
         # Confused-deputy guard: only schedules of this account's default group may assume the role.
-        self.role = iam.Role(
+        self.role = scheduler_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={
-                    "StringEquals": {
-                        "aws:SourceAccount": Aws.ACCOUNT_ID,
-                        "aws:SourceArn": (
-                            f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule-group/default"
-                        ),
-                    }
-                },
-            ),
             description=f"{config.prefix} recrawl schedule: start the collection workflow, dead-letter",
         )
         # The target grants exactly states:StartExecution on the state machine and sqs:SendMessage on

@@ -65,7 +65,7 @@ from constructs import Construct
 
 from infra import nag
 from infra.config import ConfigError, InfraConfig
-from infra.constructs.common import log_retention, removal_policy, scheduler_dead_letter_queue
+from infra.constructs.common import log_retention, removal_policy, scheduler_dead_letter_queue, scheduler_role
 from infra.constructs.training_buckets import (
     CHECKPOINTS_PREFIX,
     CODE_PREFIX,
@@ -230,20 +230,9 @@ class TrainingSchedule(Construct):
         self.dead_letter_queue = scheduler_dead_letter_queue(
             self, "DeadLetterQueue", what="the EventBridge Scheduler schedule"
         )
-        self.role = iam.Role(
+        self.role = scheduler_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={
-                    "StringEquals": {
-                        "aws:SourceAccount": Aws.ACCOUNT_ID,
-                        "aws:SourceArn": (
-                            f"arn:{Aws.PARTITION}:scheduler:{Aws.REGION}:{Aws.ACCOUNT_ID}:schedule-group/default"
-                        ),
-                    }
-                },
-            ),
             description=f"{config.prefix} training schedule: start the training workflow, dead-letter",
         )
         target = targets.StepFunctionsStartExecution(
