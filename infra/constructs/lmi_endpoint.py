@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import Aws, CfnMapping, CfnTag, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Aws, CfnTag, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -56,9 +56,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import nag
-from infra.config import ConfigError, InfraConfig
+from infra.config import InfraConfig
 from infra.constructs.api import sagemaker_endpoint_arn
 from infra.constructs.common import log_retention, scheduler_dead_letter_queue, scheduler_role
+from infra.constructs.dlc_images import DlcImages
 from infra.constructs.training_buckets import MODELS_PREFIX, TrainingArtifacts, bucket_arn
 from infra.endpoint_config import EndpointConfig
 from training.sagemaker import images
@@ -71,7 +72,6 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 FIVE_MINUTES = Duration.minutes(5)
 BAKE_SECONDS = 600  # blue/green: the old fleet stays this long after the switch (rollback window)
 DEPLOYMENT_TIMEOUT_SECONDS = 3600
-_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.[^/]+/([^:@]+)[:@]")
 _S3 = re.compile(r"^s3://([^/]+)/(.+)$")
 NAG_PARTITION, NAG_REGION, NAG_ACCOUNT = "<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>"
 
@@ -108,7 +108,7 @@ class LmiEndpoint(Construct):
         cfg = endpoint if endpoint is not None else config.endpoint  # type: ignore[attr-defined]
         self.settings = cfg
         self._config = config
-        self._mapping: CfnMapping | None = None
+        self._images = DlcImages(self)
         self.endpoint_name = config.lmi_endpoint_name
         self.variant_name = config.api.lmi_variant_name
         self.endpoint_arn = sagemaker_endpoint_arn(self.endpoint_name)
@@ -152,39 +152,12 @@ class LmiEndpoint(Construct):
     def _inference_image_uri(self) -> str:
         """The configured ``inferenceImageUri`` or the pinned DJL LMI image (what the workflow registers)."""
         override = self._config.training.inference_image_uri
-        if override:
-            return override
-        region = Stack.of(self).region
-        if not Token.is_unresolved(region):
-            return images.inference_image_uri(region)
-        return (
-            f"{self._dlc_account()}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/"
-            f"{images.INFERENCE_REPOSITORY}:{images.INFERENCE_TAG}"
-        )
-
-    def _dlc_account(self) -> str:
-        region = Stack.of(self).region
-        if not Token.is_unresolved(region):
-            return images.dlc_account(region)
-        if self._mapping is None:
-            self._mapping = CfnMapping(
-                self,
-                "DlcRegistry",
-                mapping={name: {"account": account} for name, account in images.DLC_ACCOUNTS.items()},
-            )
-        return self._mapping.find_in_map(Aws.REGION, "account")
+        return override or self._images.uri(images.INFERENCE_REPOSITORY, images.INFERENCE_TAG)
 
     def _repository_arn(self) -> str:
         """The ECR repository of the serving image (the package's image comes from the same source)."""
         override = self._config.training.inference_image_uri
-        if override:
-            match = _IMAGE.match(override)
-            if not match:
-                raise ConfigError(f"inferenceImageUri: cannot derive the ECR repository of {override!r}")
-            account, region, name = match.groups()
-            return f"arn:{Aws.PARTITION}:ecr:{region}:{account}:repository/{name}"
-        account = self._dlc_account()
-        return f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{account}:repository/{images.INFERENCE_REPOSITORY}"
+        return self._images.repository_arn(override, images.INFERENCE_REPOSITORY)
 
     # --- IAM ------------------------------------------------------------------------------------------
 

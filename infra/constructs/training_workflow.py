@@ -44,14 +44,11 @@ from aws_cdk import (
     Aws,
     BundlingOptions,
     BundlingOutput,
-    CfnMapping,
     DockerImage,
     Duration,
     Fn,
     ILocalBundling,
-    Stack,
     TimeZone,
-    Token,
 )
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -66,6 +63,7 @@ from constructs import Construct
 from infra import nag
 from infra.config import ConfigError, InfraConfig
 from infra.constructs.common import log_retention, removal_policy, scheduler_dead_letter_queue, scheduler_role
+from infra.constructs.dlc_images import DlcImages
 from infra.constructs.training_buckets import (
     CHECKPOINTS_PREFIX,
     CODE_PREFIX,
@@ -101,7 +99,6 @@ ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLay
 ASL_TIMEOUT_SECONDS = 604_800  # the definition's TimeoutSeconds (7 days)
 TIMEOUT_MARGIN_SECONDS = 3600  # S3 reads, registration, notifications, SageMaker provisioning
 _GEO_PREFIX = re.compile(r"^(us|eu|apac|jp|au|ca|us-gov|global)\.")
-_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.[^/]+/([^:@]+)[:@]")
 NAG_PARTITION, NAG_REGION, NAG_ACCOUNT = "<AWS::Partition>", "<AWS::Region>", "<AWS::AccountId>"
 
 
@@ -297,14 +294,14 @@ class TrainingWorkflow(Construct):
         self._config = config
         self.definition = spec.asl_path.read_text(encoding="utf-8")
         self.hyperparameters = {kind: render_hyperparameters(kind, cfg) for kind in TRAINING_STEPS}
-        self._mapping: CfnMapping | None = None
-        self.training_image_uri = cfg.training_image_uri or self._dlc_uri(
+        self._images = DlcImages(self)
+        self.training_image_uri = cfg.training_image_uri or self._images.uri(
             images.TRAINING_REPOSITORY, images.TRAINING_TAG
         )
-        self.processing_image_uri = cfg.processing_image_uri or self._dlc_uri(
+        self.processing_image_uri = cfg.processing_image_uri or self._images.uri(
             images.PROCESSING_REPOSITORY, images.PROCESSING_TAG
         )
-        self.inference_image_uri = cfg.inference_image_uri or self._dlc_uri(
+        self.inference_image_uri = cfg.inference_image_uri or self._images.uri(
             images.INFERENCE_REPOSITORY, images.INFERENCE_TAG
         )
 
@@ -358,42 +355,12 @@ class TrainingWorkflow(Construct):
 
     # --- images ---------------------------------------------------------------------------------------
 
-    def _dlc_uri(self, repository: str, tag: str) -> str:
-        region = Stack.of(self).region
-        if not Token.is_unresolved(region):
-            return images.image_uri(region, repository, tag)
-        return f"{self._dlc_account()}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/{repository}:{tag}"
-
-    def _dlc_account(self) -> str:
-        region = Stack.of(self).region
-        if not Token.is_unresolved(region):
-            return images.dlc_account(region)
-        if self._mapping is None:
-            self._mapping = CfnMapping(
-                self,
-                "DlcRegistry",
-                mapping={name: {"account": account} for name, account in images.DLC_ACCOUNTS.items()},
-            )
-        return self._mapping.find_in_map(Aws.REGION, "account")
-
     def _repository_arns(self) -> list[str]:
         """The ECR repositories the jobs pull from (training + processing images)."""
-        arns = []
-        for uri, repository in (
-            (self._config_uri("training"), images.TRAINING_REPOSITORY),
-            (self._config_uri("processing"), images.PROCESSING_REPOSITORY),
-        ):
-            if uri:
-                match = _IMAGE.match(uri)
-                if not match:
-                    raise ConfigError(f"cannot derive the ECR repository of {uri!r}")
-                account, region, name = match.groups()
-                arns.append(f"arn:{Aws.PARTITION}:ecr:{region}:{account}:repository/{name}")
-            else:
-                arns.append(
-                    f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{self._dlc_account()}:repository/{repository}"
-                )
-        return arns
+        return [
+            self._images.repository_arn(self._config_uri("training"), images.TRAINING_REPOSITORY),
+            self._images.repository_arn(self._config_uri("processing"), images.PROCESSING_REPOSITORY),
+        ]
 
     def _config_uri(self, which: str) -> str:
         return str(getattr(self.training, f"{which}_image_uri"))
