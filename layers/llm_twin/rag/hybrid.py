@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from llm_twin.features.models import Chunk, SearchFilters, SearchHit
 from llm_twin.features.service import FeatureService
 
 RRF_K = 60
+# The k-NN and BM25 calls of a request run at once (independent round trips on AWS); one pool for the
+# process, its threads created on first use, bounded so a burst of requests queues.
+_SEARCHES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rag-search")
 
 
 @dataclass
@@ -108,15 +111,15 @@ class HybridRetriever:
         latency["embed"] = _ms(start)
         index = self._features.index
         start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=2) as executor:
-            dense = executor.submit(
-                _timed, lambda: index.search_many([vectors[text] for text in texts], pool, filters)
-            )
-            lexical = (
-                executor.submit(_timed, lambda: [index.lexical_search(" ".join(texts), pool, filters)])
-                if self._lexical
-                else None
-            )
+        dense = _SEARCHES.submit(
+            _timed, lambda: index.search_many([vectors[text] for text in texts], pool, filters)
+        )
+        lexical = (
+            _SEARCHES.submit(_timed, lambda: [index.lexical_search(" ".join(texts), pool, filters)])
+            if self._lexical
+            else None
+        )
+        wait([dense] if lexical is None else [dense, lexical])
         latency["search"] = _ms(start)
         dense_lists, latency["knn"] = dense.result()
         lists = {f"dense[{i}]": hits for i, hits in enumerate(dense_lists)}
