@@ -58,6 +58,7 @@ def rest_event(
     path_parameters: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST (v1) proxy event, written by hand from the AWS documentation's sample."""
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
@@ -69,8 +70,8 @@ def rest_event(
         "httpMethod": method,
         "headers": all_headers,
         "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
         "pathParameters": path_parameters,
         "stageVariables": None,
         "requestContext": {

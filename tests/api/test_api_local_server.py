@@ -83,6 +83,8 @@ def test_bad_input_over_http(server: LocalApiServer) -> None:
     blocked = call(server, "POST", "/authors", json={"full_name": "X", "links": ["http://169.254.169.254/"]})
     assert blocked.status_code == 422 and "not a public address" in blocked.json()["message"]
     assert call(server, "GET", "/collections/no-such-run").status_code == 404
+    bad_limit = call(server, "GET", "/collections/no-such-run?limit=0")  # the query string reaches it
+    assert bad_limit.status_code == 400 and "limit" in bad_limit.json()["message"]
     assert call(server, "GET", "/no/such/route").status_code == 404
 
 
@@ -162,6 +164,11 @@ def test_collection_started_and_polled_until_done(server: LocalApiServer, site: 
     assert links[blog]["status"] == "ok" and links[blog]["new"] == len(site.pieces("blog"))
     assert links[missing]["status"] == "failed" and "404" in links[missing]["reason"]
     assert report["counts"]["ok"] == 1 and report["counts"]["failed"] == 1
+    assert report["next_cursor"] is None  # one page holds a small run
+    first = call(server, "GET", accepted["status_url"] + "?limit=1").json()
+    second = call(server, "GET", f"{accepted['status_url']}?limit=1&cursor={first['next_cursor']}").json()
+    assert [link["link"] for link in first["links"] + second["links"]] == [blog, missing]
+    assert second["next_cursor"] is None and second["counts"] == first["counts"] == report["counts"]
     assert server.changes.acquire(timeout=10)  # type: ignore[attr-defined]  # then the index is synced
     author = call(server, "GET", "/authors/" + report["links"][0]["author_id"]).json()
     assert author["full_name"] == site.author_name

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
+from llm_twin.api.pagination import InvalidCursorError
 from llm_twin.errors import FetchError, InvalidInputError, LlmTwinError
 from llm_twin.observability import logger
 from llm_twin.warehouse.errors import NotFoundError
@@ -46,6 +47,9 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         details = _details(exc)
         if any(d["type"] == "json_invalid" for d in details):
             return error_response(HTTPStatus.BAD_REQUEST, "the request body is not valid JSON", details)
+        if details and all(d["loc"][:1] == ["query"] for d in details):  # e.g. ?limit=0: a 400, named
+            problems = "; ".join(f"{'.'.join(d['loc'][1:])}: {d['msg']}" for d in details)
+            return error_response(HTTPStatus.BAD_REQUEST, f"invalid query parameter: {problems}", details)
         return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "the request is invalid", details)
 
     @app.exception_handler(RequestUnsupportedContentType)
@@ -59,6 +63,10 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(FetchError)
     def _bad_link(exc: FetchError) -> Response:  # InvalidUrlError / BlockedUrlError from the SSRF guard
         return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
+
+    @app.exception_handler(InvalidCursorError)
+    def _invalid_cursor(exc: InvalidCursorError) -> Response:
+        return error_response(HTTPStatus.BAD_REQUEST, str(exc))
 
     @app.exception_handler(InvalidInputError)
     def _invalid_input(exc: InvalidInputError) -> Response:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from llm_twin import ids
-from llm_twin.collection.events import MAX_LINKS_PER_RUN, RunSummary
+from llm_twin.collection.events import MAX_LINKS_PER_RUN, RunLink, RunSummary
 
 Link = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 FullName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -94,4 +94,20 @@ class RunPending(BaseModel):
     status: Literal["starting", "failed"]
 
 
-RunReport = RunSummary | RunPending
+class RunPage(RunSummary):
+    """A run's status and counts (for the whole run) with one page of its links, in index order."""
+
+    links: list[RunLink] = Field(
+        description="This page's links: at most `limit`, fewer when the store's 1 MB read cap ends it."
+    )
+    counts: dict[str, int] = Field(
+        description="For the whole run: links per state (states no link is in are left out), "
+        "documents_new, documents_updated, documents_unchanged."
+    )
+    next_cursor: str | None = Field(
+        None,
+        description="Pass as `cursor` for the next page of links; null on the last page.",
+    )
+
+
+RunReport = RunPage | RunPending

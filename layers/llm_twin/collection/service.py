@@ -26,8 +26,9 @@ from llm_twin.collection.events import (
 from llm_twin.domain.models import CrawledDocument, LinkReport
 from llm_twin.errors import FetchError, InvalidInputError, LlmTwinError, TransientStoreError
 from llm_twin.ids import author_id as make_author_id
-from llm_twin.warehouse.records import MAX_LINK_INDEX
+from llm_twin.warehouse.records import MAX_LINK_INDEX, CollectionRun, RunLinkStatus
 from llm_twin.warehouse.repository import Warehouse, new_run_id
+from llm_twin.warehouse.runs import DOCUMENT_COUNTERS, LINK_STATES, link_counts, run_counters
 
 if TYPE_CHECKING:  # the crawlers (bs4, lxml, feedparser) load only where a crawl runs, not in the API
     from llm_twin.collection.run_objects import RunObjects
@@ -180,42 +181,72 @@ class CollectionService:
 
     # --- Finalize ---------------------------------------------------------------------------------
     def finalize(self, event: FinalizeEvent, now: datetime | None = None) -> RunSummary:
-        """Close the run: a link without a recorded outcome is failed, the summary is stored."""
-        summary = self.summary(event.run_id)
-        if summary is None:
+        """Close the run: a link without a recorded outcome is failed, the summary is stored (its counts
+        recounted from the links, so the run item's counters end exact whatever happened before)."""
+        stored = self._warehouse.get_run(event.run_id)
+        if stored is None:
             raise InvalidInputError(f"unknown run {event.run_id}")
-        pending = [link for link in summary.links if link.status == "pending"]
+        run, statuses = stored
+        pending = [link for link in statuses if link.status == "pending"]
         for link in pending:
             lost = LinkReport(link=link.link, status="failed", reason="no crawl outcome was recorded")
             self._warehouse.put_link_status(event.run_id, link.index, lost, author_id=link.author_id)
         if pending:
-            summary = self.summary(event.run_id) or summary
-        self._warehouse.finish_run(event.run_id, summary.status, summary.counts, now=now)
+            run, statuses = self._warehouse.get_run(event.run_id) or (run, statuses)
+        counts = link_counts(statuses)
+        summary = _summary(run, statuses, counts)
+        self._warehouse.finish_run(event.run_id, summary.status, counts, now=now)
         return self.summary(event.run_id) or summary
 
     def summary(self, run_id: str) -> RunSummary | None:
-        """The run's per-link report as stored; status derived from the links' outcomes."""
+        """The run's whole per-link report as stored (every link read); status derived from the links'
+        outcomes. For the CLI and Finalize; the API reads a page at a time (:meth:`summary_page`)."""
         stored = self._warehouse.get_run(run_id)
         if stored is None:
             return None
         run, statuses = stored
-        links = [RunLink.model_validate(status.model_dump()) for status in statuses]
-        counts = Counter(link.status for link in links)
-        for name in ("new", "updated", "unchanged"):
-            counts[f"documents_{name}"] = sum(getattr(link, name) for link in links)
-        good = counts["ok"] + counts["unchanged"]
-        if counts["pending"]:
-            status = "running"
-        else:
-            status = "succeeded" if good == len(links) else ("partial" if good else "failed")
-        return RunSummary(
-            run_id=run_id,
-            status=status,
-            started_at=_iso(run.started_at),
-            finished_at=_iso(run.finished_at) if run.finished_at else None,
-            links=links,
-            counts=dict(counts),
-        )
+        return _summary(run, statuses, link_counts(statuses))
+
+    def summary_page(
+        self, run_id: str, limit: int, after: int | None = None
+    ) -> tuple[RunSummary, int | None] | None:
+        """The run's status and whole-run counts with at most ``limit`` of its links after link index
+        ``after``, and the index to continue after (None on the last page); None if the run is unknown.
+
+        Reads the run item and one page of links: status and counts come from the run item's counters,
+        kept by every link write; only a run without them (written before they existed) is recounted."""
+        stored = self._warehouse.get_run_page(run_id, limit, after)
+        if stored is None:
+            return None
+        run, statuses, next_after = stored
+        counts = run_counters(run)
+        if counts is None:
+            full = self._warehouse.get_run(run_id)
+            counts = link_counts(full[1] if full is not None else statuses)
+        return _summary(run, statuses, counts), next_after
+
+
+def _summary(run: CollectionRun, statuses: list[RunLinkStatus], counts: dict[str, int]) -> RunSummary:
+    """A run's report: ``statuses`` (all its links, or a page of them) and ``counts`` (for the whole run,
+    every key of ``zero_counts``). Status: running while a link is pending, then succeeded (every link ok
+    or unchanged), partial or failed (none). The reported counts omit link states no link is in."""
+    links = [RunLink.model_validate(status.model_dump()) for status in statuses]
+    total = sum(counts[state] for state in LINK_STATES)
+    good = counts["ok"] + counts["unchanged"]
+    if counts["pending"]:
+        status = "running"
+    else:
+        status = "succeeded" if good == total else ("partial" if good else "failed")
+    reported = {state: counts[state] for state in LINK_STATES if counts[state]}
+    reported.update({key: counts[key] for key in DOCUMENT_COUNTERS})
+    return RunSummary(
+        run_id=run.run_id,
+        status=status,
+        started_at=_iso(run.started_at),
+        finished_at=_iso(run.finished_at) if run.finished_at else None,
+        links=links,
+        counts=reported,
+    )
 
 
 def _report(

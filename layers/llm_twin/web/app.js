@@ -6,6 +6,9 @@
   const KEY_ITEM = "llm-twin.apiKey";
   const BASE_ITEM = "llm-twin.apiBase";
   const POLL_MS = 1000;
+  // GET /collections/{id} returns links a page at a time (at most 1000). A run started here holds one
+  // author's links (at most 100), so one page of the maximum size is the whole report.
+  const RUN_PAGE_LINKS = 1000;
   const FINISHED = new Set(["succeeded", "partial", "failed"]);
 
   const $ = (id) => document.getElementById(id);
@@ -307,7 +310,7 @@
 
   async function poll(runId) {
     try {
-      const report = await api("GET", `/collections/${encodeURIComponent(runId)}`);
+      const report = await api("GET", `/collections/${encodeURIComponent(runId)}?limit=${RUN_PAGE_LINKS}`);
       renderRun(report);
       if (FINISHED.has(report.status)) {
         stopPolling();

@@ -7,17 +7,44 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from llm_twin.api.models import RUN_ID_PATTERN, CollectionAccepted, CollectionStart, RunPending, RunReport
+from llm_twin.api.models import (
+    RUN_ID_PATTERN,
+    CollectionAccepted,
+    CollectionStart,
+    RunPage,
+    RunPending,
+    RunReport,
+)
+from llm_twin.api.pagination import (
+    CURSOR_PATTERN,
+    DEFAULT_PAGE_LINKS,
+    MAX_CURSOR_CHARS,
+    MAX_PAGE_LINKS,
+    decode_cursor,
+    encode_cursor,
+)
 from llm_twin.api.routes import SECURED, documented
 from llm_twin.api.services import get_services
 from llm_twin.api.validation import check_links
-from llm_twin.collection.events import CollectionRequest, RunSummary
+from llm_twin.collection.events import CollectionRequest
 from llm_twin.warehouse.errors import NotFoundError
 from llm_twin.warehouse.repository import new_run_id
 
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="As returned by POST /collections.")]
+PageLimit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE_LINKS, description=f"Links per page, 1..{MAX_PAGE_LINKS}.")
+]
+PageCursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=MAX_CURSOR_CHARS,
+        pattern=CURSOR_PATTERN,
+        description="The `next_cursor` of the previous page, as returned (opaque); none for the first page.",
+    ),
+]
 TAGS = ["collections"]
 
 
@@ -27,6 +54,12 @@ def _status_url(router: Router, run_id: str) -> str:
     context_path = str(event.request_context.path or "") if event.get("requestContext") else ""
     base = context_path if context_path.rstrip("/").endswith("/collections") else "/collections"
     return f"{base.rstrip('/')}/{run_id}"
+
+
+def _report_responses() -> dict[int, dict[str, Any]]:
+    responses = documented(200, RunReport, "The run's report (or starting / failed)", 400, 403, 404, 422)
+    responses[400]["description"] = "Invalid limit or cursor (a cursor must come from this run's pages)"
+    return responses
 
 
 def collections_router() -> Router:
@@ -57,17 +90,26 @@ def collections_router() -> Router:
 
     @router.get(
         "/collections/<run_id>",
-        summary="A run's per-link report",
-        description="`starting` until the workflow records the run, then `running` and a final status.",
+        summary="A run's per-link report, a page of links at a time",
+        description=(
+            "`starting` until the workflow records the run, then `running` and a final status. Status and "
+            "`counts` are the whole run's; `links` are one page of them, in index order: follow "
+            "`next_cursor` until it is null for every link."
+        ),
         tags=TAGS,
         security=SECURED,
-        responses=documented(200, RunReport, "The run's report (or starting / failed)", 403, 404, 422),
+        responses=_report_responses(),
     )
-    def get_collection(run_id: RunId) -> RunSummary | RunPending:
+    def get_collection(
+        run_id: RunId, limit: PageLimit = DEFAULT_PAGE_LINKS, cursor: PageCursor = None
+    ) -> RunPage | RunPending:
         services = get_services()
-        summary = services.collections().summary(run_id)
-        if summary is not None:
-            return summary
+        after = decode_cursor(run_id, cursor) if cursor is not None else None
+        page = services.collections().summary_page(run_id, limit, after)
+        if page is not None:
+            summary, next_after = page
+            next_cursor = encode_cursor(run_id, next_after) if next_after is not None else None
+            return RunPage(**dict(summary), next_cursor=next_cursor)
         state = services.starter.pending_state(run_id)
         if state is None:
             raise NotFoundError(f"unknown collection run {run_id}")
