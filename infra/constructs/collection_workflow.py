@@ -28,7 +28,7 @@ from constructs import Construct
 
 from infra import nag
 from infra.config import InfraConfig
-from infra.constructs.common import log_retention, removal_policy
+from infra.constructs.common import access_log_bucket, log_retention, removal_policy
 from infra.constructs.function import LayeredFunction
 from infra.constructs.shared_layer import SharedLayer
 from infra.constructs.warehouse import Warehouse
@@ -184,18 +184,7 @@ class CollectionWorkflow(Construct):
         without KMS grants), all public access blocked, TLS only, no ACLs, not versioned (every object is
         written once per run), ``runs/`` expires after RUN_OBJECT_DAYS: the warehouse is the run's record.
         Server access logs go to a second private bucket, as for the project's other buckets."""
-        log_bucket = s3.Bucket(
-            self,
-            "RunLogs",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="ExpireLogs", expiration=Duration.days(config.log_retention_days))
-            ],
-            removal_policy=removal_policy(config),
-        )
+        log_bucket = access_log_bucket(self, "RunLogs", config)
         bucket = s3.Bucket(
             self,
             "RunBucket",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -70,4 +71,21 @@ def scheduler_role(scope: Construct, construct_id: str, *, description: str) -> 
             },
         ),
         description=description,
+    )
+
+
+def access_log_bucket(scope: Construct, construct_id: str, config: InfraConfig) -> s3.Bucket:
+    """A private bucket that receives another bucket's server access logs (SSE-S3, TLS only, no ACLs),
+    expired after ``log_retention_days``. cdk-nag does not ask it to log itself (AwsSolutions-S1)."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycle_rules=[
+            s3.LifecycleRule(id="ExpireLogs", expiration=Duration.days(config.log_retention_days))
+        ],
+        removal_policy=removal_policy(config),
     )

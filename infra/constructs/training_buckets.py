@@ -32,7 +32,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infra.config import InfraConfig
-from infra.constructs.common import removal_policy
+from infra.constructs.common import access_log_bucket, removal_policy
 from infra.training_config import TrainingConfig
 
 DATASETS_PREFIX = "datasets"
@@ -70,18 +70,7 @@ class TrainingArtifacts(Construct):
         super().__init__(scope, construct_id)
         cfg = training if training is not None else config.training  # type: ignore[attr-defined]
         self.bucket_name = artifacts_bucket_name(config)
-        self.log_bucket = s3.Bucket(
-            self,
-            "AccessLogs",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="ExpireLogs", expiration=Duration.days(config.log_retention_days))
-            ],
-            removal_policy=removal_policy(config),
-        )
+        self.log_bucket = access_log_bucket(self, "AccessLogs", config)
         # cdk-nag does not ask a bucket that receives server access logs to log itself (AwsSolutions-S1).
         self.bucket = s3.Bucket(
             self,
