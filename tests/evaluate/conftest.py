@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 from llm_twin.llm.ports import ChatMessage, Generation, GenerationParams
 from tests.finetune.conftest import datasets_root, dpo_run, sft_run, tiny_model
+from training.finetune.run import RunResult
 
 __all__ = ["HashEmbedder", "ScriptedModel", "datasets_root", "dpo_run", "sft_run", "tiny_model"]
 
@@ -40,3 +43,28 @@ class HashEmbedder:
             norm = math.sqrt(sum(v * v for v in vector)) or 1.0
             vectors.append([v / norm for v in vector])
         return vectors
+
+
+def verdict(accuracy: int, style: int = 3) -> str:
+    return json.dumps({"accuracy": accuracy, "style": style, "justification": "scripted"})
+
+
+def workflow_args(
+    tiny_model: Path, sft_run: RunResult, dpo_run: RunResult, datasets_root: Path, out: Path
+) -> list[str]:
+    return [  # the workflow's arguments (training.asl.json, Evaluate), with local folders
+        "--model",
+        dpo_run.merged_dir,
+        "--sft-model",
+        sft_run.merged_dir,
+        "--dataset",
+        str(datasets_root / "instruct"),
+        "--output",
+        str(out),
+        "--base-model",
+        str(tiny_model),
+        "--model-package-group",
+        "llm-twin-test-twin",
+        "--max-new-tokens",
+        "6",
+    ]

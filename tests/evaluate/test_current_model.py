@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from llm_twin.settings import Settings
-from tests.evaluate.conftest import HashEmbedder, ScriptedModel
+from tests.evaluate.conftest import HashEmbedder, ScriptedModel, verdict, workflow_args
 from training.evaluate.__main__ import main
 from training.evaluate.judge import Judge
 from training.finetune.run import RunResult
@@ -21,10 +21,6 @@ REGION = "us-east-1"
 GROUP = "llm-twin-test-twin"
 BUCKET = "llm-twin-test-artifacts-123456789012-us-east-1"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.35.0-lmi17.0.0-cu128"
-
-
-def _verdict(accuracy: int) -> str:
-    return json.dumps({"accuracy": accuracy, "style": 3, "justification": "scripted"})
 
 
 @pytest.fixture
@@ -104,23 +100,10 @@ def test_the_current_model_is_downloaded_evaluated_and_gated_against(
     # Judge calls go model by model, row by row: base, current, sft, dpo (2 rows each). The candidate
     # (4.0) beats the base (1.0) but not the current model (5.0): only a real comparison with the
     # current model can reject it.
-    replies = [_verdict(a) for a in (1, 1, 5, 5, 3, 3, 4, 4)]
+    replies = [verdict(a) for a in (1, 1, 5, 5, 3, 3, 4, 4)]
     code = main(
         [
-            "--model",
-            dpo_run.merged_dir,
-            "--sft-model",
-            sft_run.merged_dir,
-            "--dataset",
-            str(datasets_root / "instruct"),
-            "--output",
-            str(out),
-            "--base-model",
-            str(tiny_model),
-            "--model-package-group",
-            GROUP,
-            "--max-new-tokens",
-            "6",
+            *workflow_args(tiny_model, sft_run, dpo_run, datasets_root, out),
             "--gate",
             '{"margins": {"judge_accuracy": 0.0}}',
         ],

@@ -11,35 +11,10 @@ import pytest
 
 from llm_twin.llm.local_model import base_model_dir
 from llm_twin.settings import Settings
-from tests.evaluate.conftest import HashEmbedder, ScriptedModel
+from tests.evaluate.conftest import HashEmbedder, ScriptedModel, verdict, workflow_args
 from training.evaluate.__main__ import main
 from training.evaluate.judge import Judge
 from training.finetune.run import RunResult
-
-
-def _verdict(accuracy: int, style: int = 3) -> str:
-    return json.dumps({"accuracy": accuracy, "style": style, "justification": "scripted"})
-
-
-def _args(
-    tiny_model: Path, sft_run: RunResult, dpo_run: RunResult, datasets_root: Path, out: Path
-) -> list[str]:
-    return [  # the workflow's arguments (training.asl.json, Evaluate), with local folders
-        "--model",
-        dpo_run.merged_dir,
-        "--sft-model",
-        sft_run.merged_dir,
-        "--dataset",
-        str(datasets_root / "instruct"),
-        "--output",
-        str(out),
-        "--base-model",
-        str(tiny_model),
-        "--model-package-group",
-        "llm-twin-test-twin",
-        "--max-new-tokens",
-        "6",
-    ]
 
 
 @pytest.fixture(autouse=True)
@@ -59,17 +34,17 @@ def test_entry_point_writes_the_contract(
     out = tmp_path / "output"
     # Judge calls run model by model, row by row: base x2, sft x2, dpo x2 (fenced/prose replies included).
     replies = [
-        _verdict(2),
-        "```json\n" + _verdict(2) + "\n```",
-        _verdict(3),
-        _verdict(3),
-        _verdict(5),
-        _verdict(4),
+        verdict(2),
+        "```json\n" + verdict(2) + "\n```",
+        verdict(3),
+        verdict(3),
+        verdict(5),
+        verdict(4),
     ]
     judge = Judge(ScriptedModel(replies))
     code = main(
         [
-            *_args(tiny_model, sft_run, dpo_run, datasets_root, out),
+            *workflow_args(tiny_model, sft_run, dpo_run, datasets_root, out),
             "--gate",
             '{"margins": {"judge_accuracy": 0.5}}',
         ],
@@ -109,7 +84,7 @@ def test_an_unusable_judge_ends_in_passed_false_not_a_crash(
 ) -> None:
     out = tmp_path / "output"
     code = main(
-        [*_args(tiny_model, sft_run, dpo_run, datasets_root, out), "--limit", "1"],
+        [*workflow_args(tiny_model, sft_run, dpo_run, datasets_root, out), "--limit", "1"],
         judge=Judge(ScriptedModel(["I think it is fine."]), max_attempts=2),
         embedder=HashEmbedder(),
         settings=Settings(home=tmp_path / "home"),
@@ -125,9 +100,13 @@ def test_an_unusable_judge_ends_in_passed_false_not_a_crash(
 def test_bad_input_exits_2(tiny_model: Path, sft_run: RunResult, dpo_run: RunResult, tmp_path: Path) -> None:
     missing = tmp_path / "nothing"
     missing.mkdir()
-    args = _args(tiny_model, sft_run, dpo_run, missing, tmp_path / "out")
+    args = workflow_args(tiny_model, sft_run, dpo_run, missing, tmp_path / "out")
     assert main(args, judge=Judge(ScriptedModel(["x"])), embedder=None, settings=Settings(home=tmp_path)) == 2
-    bad_gate = [*_args(tiny_model, sft_run, dpo_run, tmp_path, tmp_path / "out"), "--gate", '{"margins": {}}']
+    bad_gate = [
+        *workflow_args(tiny_model, sft_run, dpo_run, tmp_path, tmp_path / "out"),
+        "--gate",
+        '{"margins": {}}',
+    ]
     assert (
         main(bad_gate, judge=Judge(ScriptedModel(["x"])), embedder=None, settings=Settings(home=tmp_path))
         == 2
