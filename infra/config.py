@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from constructs import Construct
 
+from infra.config_values import DISABLED, SCHEDULE_EXPRESSION
 from infra.endpoint_config import EndpointConfig, parse_endpoint_config
 from infra.training_config import TrainingConfig, parse_training_config
 from llm_twin.features.stream_filter import STREAM_BATCH_SIZE
@@ -28,8 +29,6 @@ MAX_MAP_CONCURRENCY = 40  # llm_twin.settings.Settings.crawl_max_concurrency upp
 
 # 12 characters: SageMaker job names (max 63) are "llm-twin-<env>-<step>-<36-char execution name>".
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
-_SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
-_DISABLED = {"", "off", "false", "disabled", "none", "0"}
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+\.search$")  # t3.small.search, r7g.large.search
 _INDEX_NAME = re.compile(r"^[a-z][a-z0-9-]{0,63}$")  # = llm_twin.settings index_name; no wildcard
 _MODEL_ID = re.compile(r"^[a-z0-9-]+\.[A-Za-z0-9._:-]+$")  # Bedrock model id: amazon.titan-embed-text-v2:0
@@ -162,7 +161,7 @@ def _as_bool(key: str, value: Any) -> bool:
     text = str(value).strip().lower()
     if text in {"true", "1", "yes", "on", "enabled"}:
         return True
-    if text in _DISABLED:
+    if text in DISABLED:
         return False
     raise ConfigError(f"{key}: expected a boolean, got {value!r}")
 
@@ -175,7 +174,7 @@ def _parse_schedule(value: Any) -> RecrawlScheduleConfig:
         return RecrawlScheduleConfig(enabled=value)
     if isinstance(value, str):
         text = value.strip()
-        if text.lower() in _DISABLED:
+        if text.lower() in DISABLED:
             return RecrawlScheduleConfig(enabled=False)
         if text.startswith("{"):
             try:
@@ -202,7 +201,7 @@ def _parse_schedule(value: Any) -> RecrawlScheduleConfig:
             value.get("maxEventAgeMinutes", default.max_event_age_minutes),
         ),
     )
-    if not _SCHEDULE.match(cfg.expression):
+    if not SCHEDULE_EXPRESSION.match(cfg.expression):
         raise ConfigError(
             f"recrawlSchedule.expression: not a cron()/rate()/at() expression: {cfg.expression!r}"
         )
@@ -272,7 +271,7 @@ def _parse_features(get: Callable[[str], Any]) -> FeaturePipelineConfig:
 
 def _parse_email(value: Any) -> str | None:
     text = str(value or "").strip()
-    if text.lower() in _DISABLED:
+    if text.lower() in DISABLED:
         return None
     if not _EMAIL.match(text):
         raise ConfigError(f"alarmEmail: not an email address: {text!r}")
